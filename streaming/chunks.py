@@ -1,0 +1,98 @@
+"""Per-endpoint chunk parsers: one parsed JSON chunk in, the token text it carries out.
+
+The streaming loop (:mod:`streaming.stream`) exists once; endpoints differ only here.
+A parser records ``usage`` and ``finish_reason`` wherever they appear (their own chunk,
+or the same chunk as the last content, as vLLM and ``transformers serve`` do) and raises
+:class:`StreamError` for an error sent inside the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from streaming.record import RequestRecord
+
+ChunkParser = Callable[[dict, RequestRecord], str | None]
+
+
+class StreamError(Exception):
+    """The response broke the protocol or reported an error; ``str()`` is the grouped reason."""
+
+
+def error_message(error: object) -> str:
+    """A one-line message from an OpenAI ``error`` object, a string, or FastAPI's ``detail``."""
+    if isinstance(error, dict):
+        error = error.get("message") or error.get("detail") or error.get("type") or error
+    text = " ".join(str(error).split())
+    return text[:160]
+
+
+def _common(obj: dict, record: RequestRecord) -> dict | None:
+    """Handle the parts every endpoint shares; return the first choice, if any."""
+    if "error" in obj:
+        raise StreamError(f"error in stream: {error_message(obj['error'])}")
+    usage = obj.get("usage")
+    if usage:
+        record.usage = usage
+    choices = obj.get("choices")
+    if not choices:
+        return None
+    choice = choices[0]
+    reason = choice.get("finish_reason")
+    if reason:
+        record.finish_reason = reason
+    return choice
+
+
+def _tool_call_text(calls: list) -> str:
+    parts = []
+    for call in calls:
+        function = call.get("function") or {}
+        parts.append((function.get("name") or "") + (function.get("arguments") or ""))
+    return "".join(parts)
+
+
+def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
+    """A ``chat.completion.chunk``: content, reasoning content and tool-call deltas are tokens."""
+    choice = _common(obj, record)
+    if choice is None:
+        return None
+    delta = choice.get("delta")
+    if not delta:
+        return None
+    piece = delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
+    if piece:
+        return piece
+    calls = delta.get("tool_calls")
+    return _tool_call_text(calls) if calls else None
+
+
+def completion_chunk(obj: dict, record: RequestRecord) -> str | None:
+    """A legacy ``text_completion`` chunk from ``/v1/completions``."""
+    choice = _common(obj, record)
+    return choice.get("text") if choice is not None else None
+
+
+def chat_body(obj: dict, record: RequestRecord) -> str | None:
+    """A whole non-streamed ``chat.completion``: the message's text."""
+    choice = _common(obj, record)
+    if choice is None:
+        return None
+    message = choice.get("message") or {}
+    text = message.get("content") or message.get("reasoning_content") or message.get("reasoning")
+    if text:
+        return text
+    calls = message.get("tool_calls")
+    return _tool_call_text(calls) if calls else None
+
+
+def completion_body(obj: dict, record: RequestRecord) -> str | None:
+    """A whole non-streamed ``text_completion``."""
+    return completion_chunk(obj, record)
+
+
+PARSERS: dict[str, tuple[ChunkParser, ChunkParser]] = {
+    "/v1/chat/completions": (chat_chunk, chat_body),
+    "/v1/completions": (completion_chunk, completion_body),
+}
+"""Endpoint path -> (streamed chunk parser, non-streamed body parser)."""

@@ -1,0 +1,79 @@
+"""The per-request record: what one request sent, what came back, and when."""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """Everything measured about one request, filled in as the response streams.
+
+    Times are ``time.perf_counter()`` seconds taken when the bytes arrived; ``wall_start``
+    is ``time.time()`` at send, so records from several workers can share one timeline.
+    """
+
+    traffic_class: str
+    """Which kind of traffic sent it ("text", "image-url", "base64", ...)."""
+    t_start: float = 0.0
+    """perf_counter just before the request was written."""
+    wall_start: float = 0.0
+    t_first: float = 0.0
+    """Arrival of the first chunk carrying a token (content, reasoning or tool call)."""
+    t_end: float = 0.0
+    """Arrival of the last byte of the response (or of the failure)."""
+    token_times: array = field(default_factory=lambda: array("d"))
+    """Arrival time of every token-bearing chunk, in order."""
+    text_parts: list[str] = field(default_factory=list)
+    status: int = 0
+    finish_reason: str | None = None
+    usage: dict | None = None
+    done_marker: bool = False
+    """True when ``data: [DONE]`` was seen (not every server sends it)."""
+    payload_tokens: int = 0
+    """Prompt tokens the payload factory says it built, template included (0 when unknown)."""
+    input_tokens: int = 0
+    """The server's ``usage.prompt_tokens`` when it sent one, else ``payload_tokens``."""
+    max_tokens: int = 0
+    """The output limit the request asked for (0 when it set none)."""
+    output_tokens: int = 0
+    output_tokens_source: str = ""
+    """Where the count came from: "usage" (the server's), "max_tokens" (no usage, but the
+    server stopped for length), "tokenizer" (the text re-counted) or "chunks"."""
+    request_bytes: int = 0
+    response_bytes: int = 0
+    error: str | None = None
+    """A short, stable failure reason (None on success); groups failures in reports."""
+    request_id: str = ""
+    custom_id: str = ""
+    turn: int = 0
+    """Turn index in a multi-turn conversation (0 for single-turn traffic)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def ttft(self) -> float | None:
+        return self.t_first - self.t_start if self.token_times else None
+
+    @property
+    def e2e(self) -> float:
+        return self.t_end - self.t_start
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def itls(self) -> list[float]:
+        """Gaps between consecutive token-bearing chunks, in seconds."""
+        times = self.token_times
+        return [times[i] - times[i - 1] for i in range(1, len(times))]
+
+    @property
+    def tpot(self) -> float | None:
+        """(E2E - TTFT) / (output tokens - 1), as vLLM's benchmark defines it."""
+        if not self.token_times or self.output_tokens < 2:
+            return None
+        return (self.t_end - self.t_first) / (self.output_tokens - 1)

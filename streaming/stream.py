@@ -1,0 +1,177 @@
+"""The one streaming loop: timed SSE events -> chunk parser -> request record.
+
+No HTTP library and no Locust here: the transport hands over a :class:`TimedChunks`
+and the caller passes callbacks for the first token and each later token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import orjson
+
+from streaming.chunks import PARSERS, ChunkParser, StreamError, error_message
+from streaming.record import RequestRecord
+from streaming.sse import TimedChunks, iter_events
+
+TokenCounter = Callable[[str], int]
+OnToken = Callable[[RequestRecord, float], None]
+"""Called with the record and the seconds since the previous token (TTFT for the first)."""
+
+
+def read_stream(
+    chunks: TimedChunks,
+    parse: ChunkParser,
+    record: RequestRecord,
+    on_first: OnToken | None = None,
+    on_token: OnToken | None = None,
+) -> None:
+    """Consume an SSE body into ``record``; raise :class:`StreamError` on a protocol error.
+
+    Sets ``t_first`` and ``token_times`` as token-bearing events arrive and ``t_end`` to
+    the arrival of the last chunk. ``[DONE]`` is noted, not required.
+    """
+    loads = orjson.loads
+    times = record.token_times
+    append_time = times.append
+    append_text = record.text_parts.append
+    for data in iter_events(chunks):
+        t = chunks.t_last
+        if data == "[DONE]":
+            record.done_marker = True
+            continue
+        try:
+            obj = loads(data)
+        except orjson.JSONDecodeError:
+            raise StreamError("malformed JSON in stream chunk") from None
+        if type(obj) is not dict:
+            raise StreamError("stream chunk is not a JSON object")
+        piece = parse(obj, record)
+        if not piece:
+            continue
+        if times:
+            gap = t - times[-1]
+            append_time(t)
+            append_text(piece)
+            if on_token is not None:
+                on_token(record, gap)
+        else:
+            record.t_first = t
+            append_time(t)
+            append_text(piece)
+            if on_first is not None:
+                on_first(record, t - record.t_start)
+    record.response_bytes = chunks.nbytes
+    if chunks.t_last:
+        record.t_end = chunks.t_last
+
+
+def read_body(body: bytes, parse: ChunkParser, record: RequestRecord) -> None:
+    """Parse a whole non-streamed JSON response into ``record``."""
+    record.response_bytes = len(body)
+    try:
+        obj = loads_object(body)
+    except ValueError as exc:
+        raise StreamError(str(exc)) from None
+    piece = parse(obj, record)
+    if piece:
+        record.text_parts.append(piece)
+
+
+def loads_object(body: bytes) -> dict:
+    """Parse a JSON object; ``ValueError`` with a short reason otherwise."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ValueError("response body is not JSON") from None
+    if type(obj) is not dict:
+        raise ValueError("response body is not a JSON object")
+    return obj
+
+
+def finish(record: RequestRecord, count_tokens: TokenCounter | None, streamed: bool = True) -> None:
+    """Decide the outcome and the output-token count once the body has ended.
+
+    A stream is a success when it carried at least one token and a ``finish_reason``;
+    ``[DONE]`` and ``usage`` are optional, as real servers differ. Output tokens come from
+    the server's ``usage`` when it sent one; else, when it stopped for ``length``, from the
+    ``max_tokens`` asked for; else from ``count_tokens`` on the text; else from the number
+    of token-bearing chunks (a chunk is not always one token).
+    """
+    if record.error is None:
+        if not record.text_parts:
+            record.error = "empty response: no content"
+        elif record.finish_reason is None:
+            record.error = "stream ended without finish_reason"
+    usage = record.usage or {}
+    completion = usage.get("completion_tokens")
+    if isinstance(completion, int):
+        record.output_tokens, record.output_tokens_source = completion, "usage"
+    elif record.finish_reason == "length" and record.max_tokens:
+        record.output_tokens, record.output_tokens_source = record.max_tokens, "max_tokens"
+    elif count_tokens is not None and record.text_parts:
+        record.output_tokens, record.output_tokens_source = count_tokens(record.text), "tokenizer"
+    else:
+        record.output_tokens = len(record.token_times) if streamed else 0
+        record.output_tokens_source = "chunks"
+    prompt = usage.get("prompt_tokens")
+    record.input_tokens = prompt if isinstance(prompt, int) else record.payload_tokens
+
+
+def consume_response(
+    record: RequestRecord,
+    status: int,
+    content_type: str,
+    chunks: TimedChunks,
+    path: str,
+    streamed: bool,
+    count_tokens: TokenCounter | None = None,
+    on_first: OnToken | None = None,
+    on_token: OnToken | None = None,
+) -> None:
+    """Read a whole response (status and headers already in) into ``record`` and decide its outcome.
+
+    Protocol failures (an HTTP error status, HTML where SSE was expected, an error inside
+    the stream, malformed JSON) end up in ``record.error`` as a short grouped reason; only
+    transport exceptions (connection cut, timeout) propagate to the caller.
+    """
+    stream_parse, body_parse = PARSERS[path]
+    record.status = status
+    try:
+        if status != 200:
+            raise StreamError(http_error_reason(status, content_type, _read_all(chunks, record)))
+        if not streamed:
+            read_body(_read_all(chunks, record), body_parse, record)
+        elif content_type.startswith("text/event-stream"):
+            read_stream(chunks, stream_parse, record, on_first, on_token)
+        else:
+            raise StreamError(f"expected text/event-stream, got {content_type or 'no content-type'}")
+    except StreamError as exc:
+        record.error = str(exc)
+    if chunks.t_last:
+        record.t_end = chunks.t_last
+    finish(record, count_tokens, streamed)
+
+
+def _read_all(chunks: TimedChunks, record: RequestRecord, limit: int = 1 << 24) -> bytes:
+    parts = []
+    for chunk in chunks:
+        parts.append(chunk)
+        if chunks.nbytes > limit:
+            break
+    record.response_bytes = chunks.nbytes
+    return b"".join(parts)
+
+
+def http_error_reason(status: int, content_type: str, body: bytes) -> str:
+    """``"HTTP 429: <server message>"``, from a JSON error body, FastAPI's ``detail``, or text."""
+    message = ""
+    if "json" in content_type:
+        try:
+            obj = loads_object(body)
+            message = error_message(obj.get("error") or obj.get("detail") or obj)
+        except ValueError:
+            pass
+    if not message:
+        message = error_message(body[:200].decode("utf-8", "replace")) if body else ""
+    return f"HTTP {status}: {message}" if message else f"HTTP {status}"

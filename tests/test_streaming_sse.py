@@ -1,0 +1,150 @@
+"""The SSE layer and the streaming loop on plain bytes: no network, no Locust."""
+
+import pytest
+
+from streaming.chunks import chat_chunk
+from streaming.record import RequestRecord
+from streaming.sse import chunks_from_bytes, iter_events
+from streaming.stream import consume_response, read_stream
+
+ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n'
+
+
+def tok(text: str, finish: str | None = None) -> bytes:
+    reason = f'"{finish}"' if finish else "null"
+    return (
+        b'data: {"choices":[{"index":0,"delta":{"content":"' + text.encode() + b'"},"finish_reason":'
+        + reason.encode() + b"}]}\n\n"
+    )
+
+
+def events_with_times(pieces, times):
+    chunks = chunks_from_bytes(pieces, times)
+    return [(data, chunks.t_last) for data in iter_events(chunks)]
+
+
+def test_event_split_across_three_reads_is_stamped_with_the_last_read():
+    body = tok("hello")
+    pieces = [body[:7], body[7:30], body[30:]]
+    assert events_with_times(pieces, [1.0, 2.0, 3.0]) == [(body[6:-2].decode(), 3.0)]
+
+
+def test_several_events_in_one_read_share_its_arrival_time():
+    got = events_with_times([tok("a") + tok("b") + tok("c")], [5.0])
+    assert [t for _, t in got] == [5.0, 5.0, 5.0]
+    assert len(got) == 3
+
+
+def test_crlf_line_ends_and_a_split_between_cr_and_lf():
+    body = tok("x").replace(b"\n", b"\r\n")
+    cut = body.index(b"\r\n\r\n") + 3
+    got = events_with_times([body[:cut], body[cut:]], [1.0, 2.0])
+    assert got == [(body[6 : body.index(b"\r")].decode(), 2.0)]
+
+
+def test_comments_and_keep_alive_lines_are_skipped():
+    body = b": keep-alive\n\n" + b":ping\n" + tok("a") + b"\n\n" + b": another comment\n\n"
+    got = events_with_times([body], [1.0])
+    assert len(got) == 1 and '"content":"a"' in got[0][0]
+
+
+def test_multi_line_data_is_joined_with_newlines():
+    body = b'data: {"a":\ndata: 1}\n\n'
+    assert events_with_times([body], [1.0]) == [('{"a":\n1}', 1.0)]
+
+
+def test_event_and_id_fields_do_not_break_data():
+    body = b"event: message\nid: 7\nretry: 100\n" + tok("z")
+    got = events_with_times([body], [1.0])
+    assert len(got) == 1 and '"content":"z"' in got[0][0]
+
+
+def test_stream_without_trailing_blank_line_still_yields_last_event():
+    body = tok("a") + b"data: [DONE]"
+    assert [d for d, _ in events_with_times([body], [1.0])][-1] == "[DONE]"
+
+
+def run(pieces, times, t_start=0.0, max_tokens=0, content_type="text/event-stream", status=200):
+    record = RequestRecord("text", t_start=t_start, max_tokens=max_tokens)
+    chunks = chunks_from_bytes(pieces, times)
+    consume_response(record, status, content_type, chunks, "/v1/chat/completions", True)
+    return record
+
+
+def test_ttft_and_itl_come_from_the_arrival_of_token_bearing_events():
+    pieces = [ROLE, tok("a"), tok("b"), tok("c", "length"), b"data: [DONE]\n\n"]
+    record = run(pieces, [0.010, 0.120, 0.127, 0.134, 0.135], max_tokens=3)
+    assert record.ok
+    assert record.ttft == pytest.approx(0.120)
+    assert record.itls() == pytest.approx([0.007, 0.007])
+    assert record.e2e == pytest.approx(0.135)
+    assert record.output_tokens == 3 and record.output_tokens_source == "max_tokens"
+
+
+def test_usage_in_finish_chunk_is_counted_once():
+    finish = (
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}\n\n'
+    )
+    record = run([ROLE + tok("a") + tok("b") + finish], [1.0])
+    assert record.ok and record.output_tokens == 2 and record.output_tokens_source == "usage"
+    assert record.input_tokens == 5 and not record.done_marker
+
+
+def test_last_token_in_the_finish_chunk_is_not_lost():
+    record = run([ROLE, tok("a"), tok("b", "stop"), b"data: [DONE]\n\n"], [1, 2, 3, 4])
+    assert record.text == "ab" and len(record.token_times) == 2 and record.ok
+
+
+def test_reasoning_and_tool_call_deltas_are_tokens():
+    reasoning = b'data: {"choices":[{"delta":{"reasoning_content":"hmm"}}]}\n\n'
+    tool = (
+        b'data: {"choices":[{"delta":{"tool_calls":[{"index":0,"function":'
+        b'{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}\n\n'
+    )
+    record = run([ROLE, reasoning, tool], [1, 2, 3])
+    assert record.ok and record.text == "hmmf{}" and record.finish_reason == "tool_calls"
+
+
+def test_error_object_inside_the_stream_is_a_failure_with_its_message():
+    body = ROLE + tok("a") + b'data: {"error": {"message": "out of memory", "code": 500}}\n\n'
+    record = run([body], [1.0])
+    assert record.error == "error in stream: out of memory"
+
+
+def test_malformed_json_chunk_is_a_failure():
+    record = run([ROLE + b'data: {"choices": [\n\n'], [1.0])
+    assert record.error == "malformed JSON in stream chunk"
+
+
+def test_stream_without_finish_reason_is_a_failure():
+    record = run([ROLE + tok("a") + b"data: [DONE]\n\n"], [1.0])
+    assert record.error == "stream ended without finish_reason"
+
+
+def test_empty_choices_stream_is_an_empty_response():
+    body = b'data: {"choices":[]}\n\n' * 3 + b"data: [DONE]\n\n"
+    assert run([body], [1.0]).error == "empty response: no content"
+
+
+def test_html_instead_of_sse_is_a_classified_failure():
+    record = run([b"<html><body>Bad gateway</body></html>"], [1.0], content_type="text/html")
+    assert record.error == "expected text/event-stream, got text/html"
+
+
+def test_http_error_status_uses_the_openai_error_message():
+    body = b'{"error":{"message":"max_tokens must be at least 1","type":"BadRequestError","code":400}}'
+    record = run([body], [1.0], content_type="application/json", status=400)
+    assert record.error == "HTTP 400: max_tokens must be at least 1" and record.status == 400
+
+
+def test_callbacks_see_ttft_then_each_gap():
+    seen = []
+    record = RequestRecord("text", t_start=1.0)
+    chunks = chunks_from_bytes([ROLE, tok("a"), tok("b"), tok("c", "stop")], [1.0, 1.5, 1.75, 2.0])
+    read_stream(
+        chunks, chat_chunk, record,
+        on_first=lambda r, s: seen.append(("first", s)),
+        on_token=lambda r, s: seen.append(("token", s)),
+    )
+    assert seen == [("first", 0.5), ("token", 0.25), ("token", 0.25)]

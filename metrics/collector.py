@@ -1,0 +1,148 @@
+"""LLM metrics per traffic class, built from request records; mergeable across workers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from metrics.distribution import Distribution
+from streaming.record import RequestRecord
+
+LATENCIES = ("ttft", "tpot", "itl", "e2el")
+
+
+class ClassMetrics:
+    """Counters and exact distributions for one traffic class (or for all of them)."""
+
+    __slots__ = (
+        "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
+        "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn",
+    )
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.failed = 0
+        self.failures: Counter[str] = Counter()
+        """Failure reason -> count."""
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.token_sources: Counter[str] = Counter()
+        """Where output-token counts came from ("usage", "max_tokens", "tokenizer", "chunks")."""
+        self.request_bytes = 0
+        self.response_bytes = 0
+        self.wall_first = 0.0
+        """Wall-clock send time of the earliest request."""
+        self.wall_last = 0.0
+        """Wall-clock end of the latest request."""
+        self.dists = {name: Distribution() for name in LATENCIES}
+        self.ttft_by_turn: dict[int, Distribution] = {}
+
+    def add(self, record: RequestRecord) -> None:
+        """Count one finished request: a success or a classified failure, exactly once."""
+        wall_end = record.wall_start + record.e2e
+        if not self.wall_first or record.wall_start < self.wall_first:
+            self.wall_first = record.wall_start
+        self.wall_last = max(self.wall_last, wall_end)
+        self.request_bytes += record.request_bytes
+        self.response_bytes += record.response_bytes
+        if not record.ok:
+            self.failed += 1
+            self.failures[record.error] += 1
+            return
+        self.completed += 1
+        self.input_tokens += record.input_tokens
+        self.output_tokens += record.output_tokens
+        self.token_sources[record.output_tokens_source] += 1
+        self._add_latencies(record)
+
+    def _add_latencies(self, record: RequestRecord) -> None:
+        dists = self.dists
+        dists["e2el"].add(record.e2e)
+        ttft = record.ttft
+        if ttft is None:
+            return
+        dists["ttft"].add(ttft)
+        self.ttft_by_turn.setdefault(record.turn, Distribution()).add(ttft)
+        tpot = record.tpot
+        if tpot is not None:
+            dists["tpot"].add(tpot)
+        times = record.token_times
+        add_itl = dists["itl"].add
+        for i in range(1, len(times)):
+            add_itl(times[i] - times[i - 1])
+
+    def merge(self, other: ClassMetrics) -> None:
+        """Fold ``other`` into this one."""
+        self.completed += other.completed
+        self.failed += other.failed
+        self.failures.update(other.failures)
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.token_sources.update(other.token_sources)
+        self.request_bytes += other.request_bytes
+        self.response_bytes += other.response_bytes
+        if other.wall_first and (not self.wall_first or other.wall_first < self.wall_first):
+            self.wall_first = other.wall_first
+        self.wall_last = max(self.wall_last, other.wall_last)
+        for name, dist in other.dists.items():
+            self.dists[name].merge(dist)
+        for turn, dist in other.ttft_by_turn.items():
+            self.ttft_by_turn.setdefault(turn, Distribution()).merge(dist)
+
+    def to_dict(self) -> dict:
+        """Plain types only, for worker -> master messages and JSON."""
+        return {
+            "completed": self.completed, "failed": self.failed, "failures": dict(self.failures),
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "token_sources": dict(self.token_sources), "request_bytes": self.request_bytes,
+            "response_bytes": self.response_bytes, "wall_first": self.wall_first, "wall_last": self.wall_last,
+            "dists": {k: d.to_dict() for k, d in self.dists.items()},
+            "ttft_by_turn": [[t, d.to_dict()] for t, d in self.ttft_by_turn.items()],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClassMetrics:
+        m = cls()
+        for key in ("completed", "failed", "input_tokens", "output_tokens", "request_bytes", "response_bytes",
+                    "wall_first", "wall_last"):
+            setattr(m, key, data[key])
+        m.failures = Counter(data["failures"])
+        m.token_sources = Counter(data["token_sources"])
+        m.dists = {k: Distribution.from_dict(d) for k, d in data["dists"].items()}
+        m.ttft_by_turn = {int(t): Distribution.from_dict(d) for t, d in data["ttft_by_turn"]}
+        return m
+
+
+class LlmMetrics:
+    """Metrics per traffic class; ``overall()`` merges them."""
+
+    def __init__(self) -> None:
+        self.classes: dict[str, ClassMetrics] = {}
+
+    def add(self, record: RequestRecord) -> None:
+        m = self.classes.get(record.traffic_class)
+        if m is None:
+            m = self.classes[record.traffic_class] = ClassMetrics()
+        m.add(record)
+
+    def merge(self, other: LlmMetrics) -> None:
+        for name, m in other.classes.items():
+            self.classes.setdefault(name, ClassMetrics()).merge(m)
+
+    def overall(self) -> ClassMetrics:
+        total = ClassMetrics()
+        for m in self.classes.values():
+            total.merge(m)
+        return total
+
+    @property
+    def requests(self) -> int:
+        return sum(m.completed + m.failed for m in self.classes.values())
+
+    def to_dict(self) -> dict:
+        return {name: m.to_dict() for name, m in self.classes.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LlmMetrics:
+        metrics = cls()
+        metrics.classes = {name: ClassMetrics.from_dict(d) for name, d in data.items()}
+        return metrics

@@ -1,0 +1,130 @@
+"""One typed settings object, built once from Locust's parsed options and the environment.
+
+Nothing else reads the argparse Namespace: users, the client and the report get a
+:class:`Settings`. Every bad value becomes a :class:`SettingsError` with one line naming
+the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transport.http import Target
+
+DEFAULT_HOST = "http://127.0.0.1:8000"
+ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+
+
+class SettingsError(ValueError):
+    """A user mistake in options, environment or files; ``str()`` is the one-line message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a run sends, where, and how it is measured and reported."""
+
+    target: Target
+    model: str
+    """Model name sent in each body; empty = ask the server's /v1/models at start."""
+    endpoint: str
+    """Request path: /v1/chat/completions or /v1/completions."""
+    stream: bool = True
+    include_usage: bool = True
+    """Send ``stream_options.include_usage`` so servers that can, report token counts."""
+    ignore_eos: bool = False
+    max_tokens: int = 256
+    """Output length asked for (``max_tokens``)."""
+    output_range_ratio: float = 0.0
+    input_len: int = 128
+    """Prompt length in tokens (content, before the chat template)."""
+    range_ratio: float = 0.0
+    prefix_len: int = 0
+    unique_prefix: bool = False
+    tokenizer: str | None = None
+    dataset: str | None = None
+    seed: int = 0
+    summary_json: str | None = None
+    per_token_stats: bool = True
+    connect_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    first_token_timeout: float = 0.0
+    request_timeout: float = 0.0
+    verify_tls: bool = True
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = field(default=None, repr=False)
+    """Secret: never printed, never in reports (``repr`` leaves it out)."""
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+def _positive(name: str, value: Any, kind: type = int, zero_ok: bool = False) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"--{name} {value!r}: expected a {'number' if kind is float else 'whole number'}")
+    if number < 0 or (number == 0 and not zero_ok):
+        accepted = ">= 0" if zero_ok else "> 0"
+        raise SettingsError(f"--{name} {value!r}: expected a value {accepted}")
+    return number
+
+
+def _ratio(name: str, value: Any) -> float:
+    ratio = _positive(name, value, float, zero_ok=True)
+    if ratio >= 1:
+        raise SettingsError(f"--{name} {value!r}: expected a ratio in [0, 1)")
+    return ratio
+
+
+def read_api_key(env_name: str, key_file: str | None, environ: dict[str, str]) -> str | None:
+    """The API key from ``--api-key-file`` or the environment variable named ``env_name``."""
+    if key_file:
+        path = Path(key_file)
+        if not path.is_file():
+            raise SettingsError(f"--api-key-file {key_file!r}: no such file")
+        key = path.read_text().strip()
+        if not key:
+            raise SettingsError(f"--api-key-file {key_file!r}: the file is empty")
+        return key
+    return environ.get(env_name) or None
+
+
+def from_options(options: Any, environ: dict[str, str] | None = None) -> Settings:
+    """Build and validate :class:`Settings` from Locust's parsed options."""
+    environ = dict(os.environ) if environ is None else environ
+    get = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+    try:
+        target = Target.parse(get("host") or DEFAULT_HOST)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    endpoint = get("endpoint", "chat")
+    if endpoint not in ENDPOINTS:
+        raise SettingsError(f"--endpoint {endpoint!r}: expected one of {', '.join(ENDPOINTS)}")
+    return Settings(
+        target=target,
+        model=get("model") or "",
+        endpoint=ENDPOINTS[endpoint],
+        stream=not get("no_stream", False),
+        include_usage=not get("no_include_usage", False),
+        ignore_eos=bool(get("ignore_eos", False)),
+        max_tokens=_positive("max-tokens", get("max_tokens", 256)),
+        output_range_ratio=_ratio("output-range-ratio", get("output_range_ratio", 0.0)),
+        input_len=_positive("input-len", get("input_len", 128)),
+        range_ratio=_ratio("range-ratio", get("range_ratio", 0.0)),
+        prefix_len=_positive("prefix-len", get("prefix_len", 0), zero_ok=True),
+        unique_prefix=bool(get("unique_prefix", False)),
+        tokenizer=get("tokenizer") or None,
+        dataset=get("dataset") or None,
+        seed=_positive("seed", get("seed", 0), zero_ok=True),
+        summary_json=get("summary_json") or None,
+        per_token_stats=not get("no_per_token_stats", False),
+        connect_timeout=_positive("connect-timeout", get("connect_timeout", 10.0), float),
+        idle_timeout=_positive("idle-timeout", get("idle_timeout", 60.0), float),
+        first_token_timeout=_positive("first-token-timeout", get("first_token_timeout", 0.0), float, True),
+        request_timeout=_positive("request-timeout", get("request_timeout", 0.0), float, True),
+        verify_tls=not get("insecure", False),
+        api_key=read_api_key(get("api_key_env") or "OPENAI_API_KEY", get("api_key_file"), environ),
+    )

@@ -1,0 +1,200 @@
+"""The one module that talks to Locust's event hooks.
+
+It adds the command-line options, builds the :class:`Runtime` at start, fires the
+request events (whole request, first token, each later token) into Locust's stats,
+ships exact metrics from workers to the master, and prints and writes the LLM summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from conf.settings import SettingsError, from_options
+from metrics.collector import LlmMetrics
+from metrics.report import format_table, summarize, write_json
+from plugin.runtime import Runtime, discover_model
+from streaming.record import RequestRecord
+
+log = logging.getLogger("llm")
+REPORT_KEY = "llm_metrics"
+
+
+class LLMRequestError(Exception):
+    """A failed LLM request; the message is its grouped reason."""
+
+
+@events.init_command_line_parser.add_listener
+def add_options(parser) -> None:
+    """LLM options: they show in ``--help``, in conf files and in the web UI's start form."""
+    g = parser.add_argument_group("LLM load test")
+    ui = {"include_in_web_ui": True}
+    g.add_argument("--model", default="", help="Model name to send (default: the first in /v1/models)", **ui)
+    g.add_argument("--endpoint", default="chat", choices=["chat", "completions"],
+                   help="chat = /v1/chat/completions, completions = /v1/completions", **ui)
+    g.add_argument("--max-tokens", type=int, default=256, help="Output tokens asked for per request", **ui)
+    g.add_argument("--output-range-ratio", type=float, default=0.0,
+                   help="Vary max tokens uniformly within +/- this ratio", **ui)
+    g.add_argument("--input-len", type=int, default=128, help="Prompt tokens per request", **ui)
+    g.add_argument("--range-ratio", type=float, default=0.0,
+                   help="Vary the prompt length uniformly within +/- this ratio", **ui)
+    g.add_argument("--prefix-len", type=int, default=0, help="Tokens of a prefix shared by all prompts", **ui)
+    g.add_argument("--unique-prefix", action="store_true", help="Start each prompt uniquely (defeat caches)")
+    g.add_argument("--tokenizer", default="", help="Hugging Face name or local folder (default: shipped Qwen3)")
+    g.add_argument("--dataset", default="", help="JSONL prompts, messages or Batch-format file to replay")
+    g.add_argument("--seed", type=int, default=0, help="Seed for prompts and lengths")
+    g.add_argument("--no-stream", action="store_true", help="Send non-streamed requests", **ui)
+    g.add_argument("--no-include-usage", action="store_true", help="Do not send stream_options.include_usage")
+    g.add_argument("--ignore-eos", action="store_true", help="Send ignore_eos (vLLM) for exact output lengths")
+    g.add_argument("--no-per-token-stats", action="store_true", help="Do not log each token into Locust stats")
+    g.add_argument("--summary-json", default="", help="Write the LLM summary (vLLM keys) to this JSON file")
+    g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the API key")
+    g.add_argument("--api-key-file", default="", help="File holding the API key")
+    g.add_argument("--connect-timeout", type=float, default=10.0, help="Seconds to connect")
+    g.add_argument("--idle-timeout", type=float, default=60.0, help="Seconds without a byte before failing")
+    g.add_argument("--first-token-timeout", type=float, default=0.0, help="Seconds to the first token (0 = off)")
+    g.add_argument("--request-timeout", type=float, default=0.0, help="Seconds for a whole request (0 = off)")
+    g.add_argument("--insecure", action="store_true", help="Do not verify TLS certificates")
+
+
+def fail(message: str) -> None:
+    """A user mistake: one line on stderr, exit code 2, no traceback."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+def build_runtime(environment: Environment) -> Runtime:
+    """Settings from the options, the model from the server when not given, the tokenizer."""
+    settings = from_options(environment.parsed_options)
+    if not settings.model:
+        settings = dataclasses.replace(settings, model=discover_model(settings))
+    from payloads.tokenizer import TokenizerError, load_tokenizer
+
+    try:
+        tokenizer = load_tokenizer(settings.tokenizer)
+    except TokenizerError as exc:
+        raise SettingsError(str(exc)) from None
+    return Runtime(settings, tokenizer)
+
+
+def get_runtime(environment: Environment) -> Runtime:
+    """The process's runtime (users call this in ``on_start``)."""
+    runtime = getattr(environment, "llm_runtime", None)
+    if runtime is None:
+        raise RuntimeError("the LLM plugin was not initialised (import plugin.hooks in the locustfile)")
+    return runtime
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_kw) -> None:
+    if environment.parsed_options is None:
+        return
+    if isinstance(environment.runner, MasterRunner):
+        environment.llm_runtime = Runtime(from_options_or_fail(environment))
+        return
+    try:
+        environment.llm_runtime = build_runtime(environment)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def from_options_or_fail(environment: Environment):
+    try:
+        return from_options(environment.parsed_options)
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_kw) -> None:
+    """Options may have changed in the web UI's start form: rebuild the runtime from them."""
+    old = getattr(environment, "llm_runtime", None)
+    if isinstance(environment.runner, MasterRunner) or old is None:
+        return
+    try:
+        runtime = build_runtime(environment)
+    except SettingsError as exc:
+        log.error("LLM settings: %s", exc)
+        return
+    runtime.metrics, runtime.pending = old.metrics, old.pending
+    environment.llm_runtime = runtime
+
+
+class LocustReporter:
+    """Fires a user's records into Locust's stats and counts them in the exact metrics."""
+
+    def __init__(self, environment: Environment, runtime: Runtime, path: str, traffic_class: str) -> None:
+        self._fire = environment.events.request.fire
+        self._runtime = runtime
+        self._worker = isinstance(environment.runner, WorkerRunner)
+        self._name = f"{path} [{traffic_class}]"
+        self._ttft_name = f"TTFT [{traffic_class}]"
+        self._itl_name = f"ITL [{traffic_class}]"
+        self._per_token = runtime.settings.per_token_stats
+
+    def first_token(self, record: RequestRecord, ttft: float) -> None:
+        self._fire(request_type="LLM", name=self._ttft_name, response_time=ttft * 1000,
+                   response_length=0, exception=None, context={})
+
+    def token(self, record: RequestRecord, gap: float) -> None:
+        if self._per_token:
+            self._fire(request_type="LLM", name=self._itl_name, response_time=gap * 1000,
+                       response_length=0, exception=None, context={})
+
+    def done(self, record: RequestRecord) -> None:
+        exception = None if record.ok else LLMRequestError(record.error)
+        self._fire(request_type="POST", name=self._name, response_time=record.e2e * 1000,
+                   response_length=record.response_bytes, exception=exception, context={})
+        runtime = self._runtime
+        (runtime.pending if self._worker else runtime.metrics).add(record)
+
+
+def reporter_for(environment: Environment, path: str, traffic_class: str) -> LocustReporter:
+    return LocustReporter(environment, get_runtime(environment), path, traffic_class)
+
+
+@events.report_to_master.add_listener
+def on_report_to_master(client_id: str, data: dict) -> None:
+    runtime = _runtime_of_current()
+    if runtime is not None and runtime.pending.requests:
+        data[REPORT_KEY] = runtime.pending.to_dict()
+        runtime.pending = LlmMetrics()
+
+
+@events.worker_report.add_listener
+def on_worker_report(client_id: str, data: dict) -> None:
+    runtime = _runtime_of_current()
+    if runtime is not None and REPORT_KEY in data:
+        runtime.metrics.merge(LlmMetrics.from_dict(data[REPORT_KEY]))
+
+
+_ENV: list[Environment] = []
+
+
+@events.init.add_listener
+def _remember_environment(environment: Environment, **_kw) -> None:
+    _ENV[:] = [environment]
+
+
+def _runtime_of_current() -> Runtime | None:
+    return getattr(_ENV[0], "llm_runtime", None) if _ENV else None
+
+
+@events.quitting.add_listener
+def on_quitting(environment: Environment, **_kw) -> None:
+    """Print the LLM summary and write its JSON (master or standalone, not workers)."""
+    runtime = getattr(environment, "llm_runtime", None)
+    if runtime is None or isinstance(environment.runner, WorkerRunner) or not runtime.metrics.requests:
+        return
+    summary = summarize(runtime.metrics)
+    summary["model"] = runtime.settings.model
+    summary["target"] = str(runtime.settings.target)
+    print(format_table(summary), flush=True)
+    if runtime.settings.summary_json:
+        write_json(summary, runtime.settings.summary_json)
+        print(f"LLM summary written to {runtime.settings.summary_json}", flush=True)

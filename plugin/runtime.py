@@ -1,0 +1,77 @@
+"""What a run shares between its users: settings, tokenizer, payloads, metrics.
+
+Built once per process from :class:`Settings`; knows nothing of Locust's events (the
+hooks module wires it in and hands each user a client with the reporting seam).
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import orjson
+
+from conf.settings import Settings, SettingsError
+from metrics.collector import LlmMetrics
+from transport.client import ChatClient, Reporter
+from transport.http import StreamingHttp
+
+
+class Runtime:
+    """Per-process state of an LLM load test."""
+
+    def __init__(self, settings: Settings, tokenizer: object | None = None) -> None:
+        self.settings = settings
+        self.tokenizer = tokenizer
+        self.metrics = LlmMetrics()
+        """Everything this process has counted (the master's merged view in distributed mode)."""
+        self.pending = LlmMetrics()
+        """What a worker has counted since its last report to the master."""
+        self.count_tokens: Callable[[str], int] | None = None
+        if tokenizer is not None:
+            encode = tokenizer.encode  # type: ignore[attr-defined]
+            self.count_tokens = lambda text: len(encode(text, add_special_tokens=False))
+
+    def new_client(self, reporter: Reporter) -> ChatClient:
+        """A client with its own kept-alive connection, for one simulated user."""
+        s = self.settings
+        http = StreamingHttp(
+            s.target, {**s.auth_headers(), **s.extra_headers},
+            connect_timeout=s.connect_timeout, idle_timeout=s.idle_timeout, verify_tls=s.verify_tls,
+        )
+        return ChatClient(
+            http, reporter, self.count_tokens,
+            first_token_timeout=s.first_token_timeout or None, total_timeout=s.request_timeout or None,
+        )
+
+    def base_body(self) -> dict:
+        """The fields every request carries, before the payload adds messages and lengths."""
+        s = self.settings
+        body: dict = {"model": s.model, "stream": s.stream}
+        if s.stream and s.include_usage:
+            body["stream_options"] = {"include_usage": True}
+        if s.ignore_eos:
+            body["ignore_eos"] = True
+        return body
+
+
+def discover_model(settings: Settings, timeout: float = 5.0) -> str:
+    """The first model the target lists at ``/v1/models``; a one-line error when unreachable."""
+    url = f"{settings.target}/v1/models"
+    request = urllib.request.Request(url, headers=settings.auth_headers())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's target
+            models = orjson.loads(response.read()).get("data") or []
+    except urllib.error.HTTPError as exc:
+        raise SettingsError(f"--host {settings.target}: GET /v1/models answered HTTP {exc.code}; "
+                            "pass --model NAME") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SettingsError(f"--host {settings.target}: unreachable ({reason})") from None
+    except (orjson.JSONDecodeError, AttributeError):
+        raise SettingsError(f"--host {settings.target}: /v1/models is not OpenAI-style JSON; "
+                            "pass --model NAME") from None
+    if not models or not isinstance(models[0], dict) or "id" not in models[0]:
+        raise SettingsError(f"--host {settings.target}: /v1/models lists no model; pass --model NAME")
+    return str(models[0]["id"])

@@ -1,0 +1,160 @@
+"""The chat client over real loopback sockets, against a scripted gevent server."""
+
+import socket
+
+import gevent
+import pytest
+from gevent.server import StreamServer
+
+from streaming.record import RequestRecord
+from transport.client import ChatClient
+from transport.http import StreamingHttp, Target
+
+CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}]}\n\n'
+FINISH = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}\n\ndata: [DONE]\n\n'
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class Recorder:
+    """A reporter that keeps what it is told."""
+
+    def __init__(self):
+        self.calls = []
+
+    def first_token(self, record, ttft):
+        self.calls.append(("first", ttft))
+
+    def token(self, record, gap):
+        self.calls.append(("token", gap))
+
+    def done(self, record):
+        self.calls.append(("done", record))
+
+
+def serve(script):
+    """Start a loopback server whose handler is ``script(sock)`` after reading the request."""
+
+    def handle(sock, _addr):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        while len(rest) < length:
+            rest += sock.recv(65536)
+        script(sock)
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+def send(server_or_port, idle=5.0, first=None, total=None):
+    port = server_or_port if isinstance(server_or_port, int) else server_or_port.server_port
+    recorder = Recorder()
+    http = StreamingHttp(Target("http", "127.0.0.1", port), {}, connect_timeout=2, idle_timeout=idle)
+    client = ChatClient(http, recorder, first_token_timeout=first, total_timeout=total)
+    record = client.send("/v1/chat/completions", {"stream": True, "max_tokens": 3}, RequestRecord("text"))
+    assert [c[0] for c in recorder.calls].count("done") == 1
+    return record, recorder
+
+
+def test_tokens_are_stamped_when_they_arrive():
+    def script(sock):
+        sock.sendall(SSE_HEAD)
+        for _ in range(3):
+            gevent.sleep(0.05)
+            sock.sendall(chunk(CHUNK))
+        sock.sendall(chunk(FINISH) + b"0\r\n\r\n")
+
+    server = serve(script)
+    record, recorder = send(server)
+    server.stop()
+    assert record.ok, record.error
+    assert record.ttft == pytest.approx(0.05, abs=0.015)
+    assert record.itls() == pytest.approx([0.05, 0.05], abs=0.015)
+    assert [c[0] for c in recorder.calls] == ["first", "token", "token", "done"]
+    assert record.output_tokens == 3 and record.output_tokens_source == "max_tokens"
+
+
+def test_connection_cut_mid_stream_is_one_classified_failure():
+    def script(sock):
+        sock.sendall(SSE_HEAD + chunk(CHUNK))
+        gevent.sleep(0.02)
+        sock.close()
+
+    server = serve(script)
+    record, _ = send(server)
+    server.stop()
+    assert record.error == "connection closed mid-response"
+    assert len(record.token_times) == 1
+
+
+def test_html_answer_is_a_classified_failure():
+    page = b"<html>bad gateway</html>"
+
+    def script(sock):
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                     % (len(page), page))
+
+    server = serve(script)
+    record, _ = send(server)
+    server.stop()
+    assert record.error == "expected text/event-stream, got text/html"
+
+
+def test_refused_connection_is_a_classified_failure():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    record, _ = send(port)
+    assert record.error == f"connection refused: http://127.0.0.1:{port}"
+
+
+def test_stall_longer_than_idle_timeout_fails():
+    def script(sock):
+        sock.sendall(SSE_HEAD + chunk(CHUNK))
+        gevent.sleep(2)
+
+    server = serve(script)
+    record, _ = send(server, idle=0.3)
+    server.stop()
+    assert record.error == "timeout: no bytes within the idle timeout"
+    assert record.e2e == pytest.approx(0.3, abs=0.1)
+
+
+def test_first_token_timeout_fails_a_slow_first_token():
+    def script(sock):
+        sock.sendall(SSE_HEAD)
+        gevent.sleep(1)
+
+    server = serve(script)
+    record, _ = send(server, first=0.2)
+    server.stop()
+    assert record.error == "timeout: no first token within 0.2 s"
+
+
+def test_connection_is_replaced_after_a_body_left_unread():
+    calls = []
+
+    def script(sock):
+        calls.append(1)
+        if len(calls) == 1:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+            sock.sendall(chunk(b"<html>"))
+            gevent.sleep(0.2)
+            return
+        sock.sendall(SSE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+
+    server = serve(script)
+    recorder = Recorder()
+    http = StreamingHttp(Target("http", "127.0.0.1", server.server_port), {}, idle_timeout=2)
+    client = ChatClient(http, recorder)
+    first = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    server.stop()
+    assert first.error.startswith("expected text/event-stream") and second.ok

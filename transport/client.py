@@ -1,0 +1,138 @@
+"""The chat client: one request in, one finished :class:`RequestRecord` out, reported once.
+
+The reporting seam is a constructor argument (as in Locust's FastHttpSession): the client
+only calls ``reporter.first_token``, ``reporter.token`` and ``reporter.done``; tests pass
+their own. Every request ends in exactly one ``done`` call, success or classified failure.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from time import perf_counter
+from typing import Protocol
+
+import gevent
+import orjson
+from gevent import GreenletExit
+from geventhttpclient.response import HTTPSocketPoolResponse
+
+from streaming.record import RequestRecord
+from streaming.sse import TimedChunks
+from streaming.stream import consume_response
+from transport.http import StreamingHttp
+
+
+class Reporter(Protocol):
+    """Receives a request's first token, each later token, and the finished record."""
+
+    def first_token(self, record: RequestRecord, ttft: float) -> None: ...
+
+    def token(self, record: RequestRecord, gap: float) -> None: ...
+
+    def done(self, record: RequestRecord) -> None: ...
+
+
+class FirstTokenTimeout(Exception):
+    """No token arrived within the first-token timeout."""
+
+
+class ChatClient:
+    """Sends chat (or completions) requests and measures their streams."""
+
+    def __init__(
+        self,
+        http: StreamingHttp,
+        reporter: Reporter,
+        count_tokens: Callable[[str], int] | None = None,
+        first_token_timeout: float | None = None,
+        total_timeout: float | None = None,
+    ) -> None:
+        self.http = http
+        self.reporter = reporter
+        self.count_tokens = count_tokens
+        self.first_token_timeout = first_token_timeout
+        self.total_timeout = total_timeout
+
+    def send(self, path: str, body: dict, record: RequestRecord) -> RequestRecord:
+        """POST ``body`` to ``path``, read the whole response into ``record``, report it."""
+        payload = orjson.dumps(body)
+        streamed = bool(body.get("stream"))
+        record.request_bytes = len(payload)
+        record.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        reporter = self.reporter
+        first_timer = None
+        if streamed and self.first_token_timeout:
+            first_timer = gevent.Timeout(self.first_token_timeout, FirstTokenTimeout)
+
+        def on_first(rec: RequestRecord, ttft: float) -> None:
+            if first_timer is not None:
+                first_timer.close()
+            reporter.first_token(rec, ttft)
+
+        response: HTTPSocketPoolResponse | None = None
+        total_timer = gevent.Timeout(self.total_timeout) if self.total_timeout else None
+        record.wall_start = time.time()
+        record.t_start = perf_counter()
+        try:
+            for timer in (first_timer, total_timer):
+                if timer is not None:
+                    timer.start()
+            accept = "text/event-stream" if streamed else "application/json"
+            response = self.http.post(path, payload, accept)
+            chunks = TimedChunks(_line_reader(response))
+            consume_response(
+                record, response.status_code, response.get("content-type") or "", chunks, path, streamed,
+                self.count_tokens, on_first, reporter.token,
+            )
+        except GreenletExit:
+            record.error = "cancelled: test stopped mid-request"
+            raise
+        except gevent.Timeout as exc:
+            if exc is not total_timer:
+                raise
+            record.error = f"timeout: request took over {self.total_timeout:g} s"
+        except FirstTokenTimeout:
+            record.error = f"timeout: no first token within {self.first_token_timeout:g} s"
+        except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
+            record.error = transport_error(exc, self.http)
+        finally:
+            for timer in (first_timer, total_timer):
+                if timer is not None:
+                    timer.close()
+            if record.error is not None or not record.t_end:
+                record.t_end = perf_counter()
+            self.http.finish(response)
+            reporter.done(record)
+        return record
+
+
+def _line_reader(response: HTTPSocketPoolResponse) -> Callable[[], bytes]:
+    readline = response.readline
+
+    def read() -> bytes:
+        return readline(b"\n")
+
+    return read
+
+
+def transport_error(exc: BaseException, http: StreamingHttp) -> str:
+    """A short, stable reason for a failure below HTTP (groups well in Locust's failure table)."""
+    where = str(http.target)
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused: {where}"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host: {http.target.host}"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timeout: no bytes within the idle timeout"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {exc.reason or exc.__class__.__name__}"
+    if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.EPIPE:
+        return "connection reset by server"
+    name = exc.__class__.__name__
+    if name in ("HTTPConnectionClosed", "HTTPParseError", "HTTPProtocolViolationError"):
+        return "connection closed mid-response"
+    return f"{name}: {' '.join(str(exc).split())[:120]}"

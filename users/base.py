@@ -1,0 +1,39 @@
+"""The base streaming chat user: build a body, stream the answer, report it once."""
+
+from __future__ import annotations
+
+from locust import User, constant, task
+
+from plugin.hooks import get_runtime, reporter_for
+from streaming.record import RequestRecord
+
+
+class ChatUser(User):
+    """A simulated client of an OpenAI-compatible endpoint.
+
+    Subclasses say what they send by overriding :meth:`next_request`; the loop, timing
+    and reporting are shared. The host, model, lengths and timeouts come from the
+    command line, conf files or the web UI (see ``--help``).
+    """
+
+    abstract = True
+    wait_time = constant(0)
+    traffic_class: str = "text"
+    """Label of this traffic in stats and reports (per-class rows)."""
+
+    def on_start(self) -> None:
+        self.runtime = get_runtime(self.environment)
+        self.path = self.runtime.settings.endpoint
+        self.client = self.runtime.new_client(reporter_for(self.environment, self.path, self.traffic_class))
+
+    def on_stop(self) -> None:
+        self.client.http.close()
+
+    @task
+    def chat(self) -> None:
+        body, record = self.next_request()
+        self.client.send(self.path, body, record)
+
+    def next_request(self) -> tuple[dict, RequestRecord]:
+        """The next body to send and the record that will measure it."""
+        raise NotImplementedError

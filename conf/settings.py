@@ -65,7 +65,8 @@ def _positive(name: str, value: Any, kind: type = int, zero_ok: bool = False) ->
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"--{name} {value!r}: expected a {'number' if kind is float else 'whole number'}")
+        expected = "a number" if kind is float else "a whole number"
+        raise SettingsError(f"--{name} {value!r}: expected {expected}") from None
     if number < 0 or (number == 0 and not zero_ok):
         accepted = ">= 0" if zero_ok else "> 0"
         raise SettingsError(f"--{name} {value!r}: expected a value {accepted}")

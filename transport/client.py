@@ -63,31 +63,19 @@ class ChatClient:
         streamed = bool(body.get("stream"))
         record.request_bytes = len(payload)
         record.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        reporter = self.reporter
         first_timer = None
         if streamed and self.first_token_timeout:
             first_timer = gevent.Timeout(self.first_token_timeout, FirstTokenTimeout)
-
-        def on_first(rec: RequestRecord, ttft: float) -> None:
-            if first_timer is not None:
-                first_timer.close()
-            reporter.first_token(rec, ttft)
-
-        response: HTTPSocketPoolResponse | None = None
         total_timer = gevent.Timeout(self.total_timeout) if self.total_timeout else None
+        timers = [t for t in (first_timer, total_timer) if t is not None]
+        response: HTTPSocketPoolResponse | None = None
         record.wall_start = time.time()
         record.t_start = perf_counter()
         try:
-            for timer in (first_timer, total_timer):
-                if timer is not None:
-                    timer.start()
-            accept = "text/event-stream" if streamed else "application/json"
-            response = self.http.post(path, payload, accept)
-            chunks = TimedChunks(_line_reader(response))
-            consume_response(
-                record, response.status_code, response.get("content-type") or "", chunks, path, streamed,
-                self.count_tokens, on_first, reporter.token,
-            )
+            for timer in timers:
+                timer.start()
+            response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
+            self._read(response, path, streamed, record, first_timer)
         except GreenletExit:
             record.error = "cancelled: test stopped mid-request"
             raise
@@ -100,14 +88,35 @@ class ChatClient:
         except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
             record.error = transport_error(exc, self.http)
         finally:
-            for timer in (first_timer, total_timer):
-                if timer is not None:
-                    timer.close()
+            for timer in timers:
+                timer.close()
             if record.error is not None or not record.t_end:
                 record.t_end = perf_counter()
             self.http.finish(response)
-            reporter.done(record)
+            self.reporter.done(record)
         return record
+
+    def _read(
+        self,
+        response: HTTPSocketPoolResponse,
+        path: str,
+        streamed: bool,
+        record: RequestRecord,
+        first_timer: gevent.Timeout | None,
+    ) -> None:
+        reporter = self.reporter
+
+        def on_first(rec: RequestRecord, ttft: float) -> None:
+            if first_timer is not None:
+                first_timer.close()
+            reporter.first_token(rec, ttft)
+
+        content_type = response.get("content-type") or ""
+        chunks = TimedChunks(_line_reader(response))
+        consume_response(
+            record, response.status_code, content_type, chunks, path, streamed,
+            self.count_tokens, on_first, reporter.token,
+        )
 
 
 def _line_reader(response: HTTPSocketPoolResponse) -> Callable[[], bytes]:

@@ -12,6 +12,7 @@ cost of one `next()`.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import random
 import secrets
@@ -20,15 +21,19 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from images.cli import OneLineParser, fail
 from images.encoded import FORMATS, EncodedImage
 from images.errors import ImageError
 from images.files import DEFAULT_MAX_BYTES, load_image_file
 from images.stamp import FixedImage, Stamper, make_stamper
-from images.synth import SynthSpec, encode, render_nth
+from images.synth import SynthSpec, check_quality, encode, render_nth
 
 ORDERS = ("cycle", "random")
+_LEVELS = ("none", "bytes", "pixels")
 MAX_POOL = 100_000
+_FORMATS_BY_MIME = {fmt.mime: fmt for fmt in FORMATS.values()}
 _SUFFIXES = {fmt.mime: fmt.suffix for fmt in FORMATS.values()} | {"image/gif": ".gif", "image/bmp": ".bmp"}
 
 
@@ -74,12 +79,12 @@ class ImagePool:
     @property
     def unique(self) -> bool:
         """True when every call gets a different image."""
-        return self._slots[0].level != "none"
+        return self.unique_level != "none"
 
     @property
     def unique_level(self) -> str:
-        """What differs between images of a unique pool: "pixels", "bytes" or "none"."""
-        return self._slots[0].level
+        """What surely differs between calls: "pixels", "bytes" or "none" (weakest slot wins)."""
+        return min((slot.level for slot in self._slots), key=_LEVELS.index)
 
     @property
     def unique_bits(self) -> int:
@@ -129,11 +134,27 @@ class ImagePool:
 
     @classmethod
     def from_files(cls, paths: Iterable[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES,
-                   order: str = "cycle", seed: int = 0) -> ImagePool:
-        """Load image files as they are (no re-encoding); each must be a readable image."""
+                   unique: bool = False, quality: int = 90, order: str = "cycle", seed: int = 0,
+                   salt: int | None = None) -> ImagePool:
+        """Load image files now. Plain pools send the files' bytes as they are; `unique=True`
+        decodes each JPEG/PNG/WebP file and prepares per-call variants (re-encoded in the same
+        format at `quality`, alpha dropped)."""
+        check_quality(quality)
         started = time.perf_counter()
-        slots = [FixedImage(load_image_file(path, max_bytes=max_bytes)) for path in paths]
-        return cls(slots, order=order, seed=seed, build_seconds=time.perf_counter() - started)
+        slots = [_file_slot(Path(path), max_bytes, unique, quality) for path in paths]
+        return cls(slots, order=order, seed=seed, salt=salt, build_seconds=time.perf_counter() - started)
+
+
+def _file_slot(path: Path, max_bytes: int, unique: bool, quality: int) -> Stamper:
+    loaded = load_image_file(path, max_bytes=max_bytes)
+    if not unique:
+        return FixedImage(loaded)
+    fmt = _FORMATS_BY_MIME.get(loaded.mime)
+    if fmt is None:
+        raise ImageError(f"image file {str(path)!r} is {loaded.mime}; "
+                         "unique mode accepts JPEG, PNG and WebP files")
+    with Image.open(io.BytesIO(loaded.data)) as image:
+        return make_stamper(image.convert("RGB"), fmt, quality)
 
 
 def _synth_slot(spec: SynthSpec, index: int, unique: bool) -> Stamper:

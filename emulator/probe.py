@@ -17,7 +17,11 @@ import orjson
 
 @dataclass(slots=True)
 class Exchange:
-    """One request's response: reads are (perf_counter at arrival, payload bytes) pairs."""
+    """One request's response: reads are (perf_counter at arrival, payload bytes) pairs.
+
+    `status` is 0 when the connection closed before a status line; `complete` is False when the
+    body ended early.
+    """
 
     status: int
     headers: dict[str, str]
@@ -62,6 +66,8 @@ async def post(url: str, path: str, body: bytes | dict[str, Any], timeout: float
 
 async def _read_response(reader: asyncio.StreamReader, t_sent: float) -> Exchange:
     status_line = await reader.readline()
+    if not status_line:
+        return Exchange(0, {}, t_sent)  # closed before any response: status 0, incomplete
     headers: dict[str, str] = {}
     while (line := await reader.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode("latin-1").partition(":")

@@ -22,3 +22,10 @@ test: install
 
 clean:
 	rm -rf $(VENV) out
+
+# A short headless run against the built-in emulator (TTFT 120 ms, ITL 7 ms); prints the LLM report.
+EMULATOR_ARGS ?= --ttft-ms 120 --itl-ms 7
+run: install
+	mkdir -p out
+	$(BIN)/python scripts/with_emulator.py $(EMULATOR_ARGS) -- \
+	  $(BIN)/locust -f locustfile.py --config conf/run.conf --host {url}

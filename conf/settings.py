@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from payloads.errors import PayloadError
+from payloads.image_supply import ImageOptions
 from transport.http import Target
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
@@ -37,14 +39,15 @@ class Settings:
     ignore_eos: bool = False
     max_tokens: int = 256
     """Output length asked for (``max_tokens``)."""
-    output_range_ratio: float = 0.0
     input_len: int = 128
     """Prompt length in tokens (content, before the chat template)."""
     range_ratio: float = 0.0
+    """Vary input and output lengths uniformly within +/- this ratio (as vLLM's random dataset)."""
     prefix_len: int = 0
     unique_prefix: bool = False
     tokenizer: str | None = None
     dataset: str | None = None
+    dataset_format: str = "auto"
     seed: int = 0
     summary_json: str | None = None
     per_token_stats: bool = True
@@ -53,6 +56,9 @@ class Settings:
     first_token_timeout: float = 0.0
     request_timeout: float = 0.0
     verify_tls: bool = True
+    images: ImageOptions = field(default_factory=ImageOptions)
+    text_only: bool = False
+    """The target takes no images: image traffic is refused before the run starts."""
     extra_headers: dict[str, str] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)
     """Secret: never printed, never in reports (``repr`` leaves it out)."""
@@ -112,13 +118,13 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         include_usage=not get("no_include_usage", False),
         ignore_eos=bool(get("ignore_eos", False)),
         max_tokens=_positive("max-tokens", get("max_tokens", 256)),
-        output_range_ratio=_ratio("output-range-ratio", get("output_range_ratio", 0.0)),
         input_len=_positive("input-len", get("input_len", 128)),
         range_ratio=_ratio("range-ratio", get("range_ratio", 0.0)),
         prefix_len=_positive("prefix-len", get("prefix_len", 0), zero_ok=True),
         unique_prefix=bool(get("unique_prefix", False)),
         tokenizer=get("tokenizer") or None,
         dataset=get("dataset") or None,
+        dataset_format=get("dataset_format", "auto"),
         seed=_positive("seed", get("seed", 0), zero_ok=True),
         summary_json=get("summary_json") or None,
         per_token_stats=not get("no_per_token_stats", False),
@@ -127,5 +133,28 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout", 0.0), float, True),
         request_timeout=_positive("request-timeout", get("request_timeout", 0.0), float, True),
         verify_tls=not get("insecure", False),
+        images=_image_options(get),
+        text_only=bool(get("text_only", False)),
         api_key=read_api_key(get("api_key_env") or "OPENAI_API_KEY", get("api_key_file"), environ),
     )
+
+
+def _image_options(get: Any) -> ImageOptions:
+    options = ImageOptions(
+        per_request=str(get("images_per_request", "1")),
+        size=get("image_size", "640x480"),
+        fmt=get("image_format", "jpeg"),
+        quality=_positive("image-quality", get("image_quality", 85)),
+        unique=bool(get("unique_images", False)),
+        pool_size=_positive("image-pool-size", get("image_pool_size", 16)),
+        url_file=get("image_url_file") or None,
+        server_host=get("image_server_host", "127.0.0.1"),
+        server_port=_positive("image-server-port", get("image_server_port", 0), zero_ok=True),
+        text_first=not get("text_after_images", False),
+        seed=_positive("seed", get("seed", 0), zero_ok=True),
+    )
+    try:
+        options.validate()
+    except (PayloadError, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+    return options

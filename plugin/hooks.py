@@ -15,10 +15,10 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from conf.settings import SettingsError, from_options
+from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize, write_json
-from plugin.runtime import Runtime, discover_model
+from plugin.runtime import Runtime, discover_model, make_sampler
 from streaming.record import RequestRecord
 
 log = logging.getLogger("llm")
@@ -32,21 +32,21 @@ class LLMRequestError(Exception):
 @events.init_command_line_parser.add_listener
 def add_options(parser) -> None:
     """LLM options: they show in ``--help``, in conf files and in the web UI's start form."""
-    g = parser.add_argument_group("LLM load test")
+    g = m = parser  # Locust's own add_argument (groups drop include_in_web_ui)
     ui = {"include_in_web_ui": True}
     g.add_argument("--model", default="", help="Model name to send (default: the first in /v1/models)", **ui)
     g.add_argument("--endpoint", default="chat", choices=["chat", "completions"],
                    help="chat = /v1/chat/completions, completions = /v1/completions", **ui)
     g.add_argument("--max-tokens", type=int, default=256, help="Output tokens asked for per request", **ui)
-    g.add_argument("--output-range-ratio", type=float, default=0.0,
-                   help="Vary max tokens uniformly within +/- this ratio", **ui)
     g.add_argument("--input-len", type=int, default=128, help="Prompt tokens per request", **ui)
     g.add_argument("--range-ratio", type=float, default=0.0,
-                   help="Vary the prompt length uniformly within +/- this ratio", **ui)
+                   help="Vary prompt and output lengths within +/- this ratio", **ui)
     g.add_argument("--prefix-len", type=int, default=0, help="Tokens of a prefix shared by all prompts", **ui)
     g.add_argument("--unique-prefix", action="store_true", help="Start each prompt uniquely (defeat caches)")
     g.add_argument("--tokenizer", default="", help="HF name or local folder (default: shipped Qwen3)")
     g.add_argument("--dataset", default="", help="JSONL prompts, messages or Batch-format file to replay")
+    g.add_argument("--dataset-format", default="auto", choices=["auto", "prompts", "batch"],
+                   help="How to read --dataset (auto: Batch lines have custom_id and body)")
     g.add_argument("--seed", type=int, default=0, help="Seed for prompts and lengths")
     g.add_argument("--no-stream", action="store_true", help="Send non-streamed requests", **ui)
     g.add_argument("--no-include-usage", action="store_true", help="Do not send stream_options.include_usage")
@@ -60,6 +60,17 @@ def add_options(parser) -> None:
     g.add_argument("--first-token-timeout", type=float, default=0.0, help="Seconds to first token (0 = off)")
     g.add_argument("--request-timeout", type=float, default=0.0, help="Seconds for a whole request (0 = off)")
     g.add_argument("--insecure", action="store_true", help="Do not verify TLS certificates")
+    g.add_argument("--text-only", action="store_true", help="The target takes no images: refuse image users")
+    m.add_argument("--images-per-request", default="1", help="N or MIN-MAX images per request", **ui)
+    m.add_argument("--image-size", default="640x480", help="WxH, W1xH1,W2xH2 or uniform:MIN-MAX", **ui)
+    m.add_argument("--image-format", default="jpeg", choices=["jpeg", "png", "webp"], help="Encoding", **ui)
+    m.add_argument("--image-quality", type=int, default=85, help="JPEG/WebP quality")
+    m.add_argument("--unique-images", action="store_true", help="A different image every request", **ui)
+    m.add_argument("--image-pool-size", type=int, default=16, help="Images built ahead of the run")
+    m.add_argument("--image-url-file", default="", help="File of image URLs (default: serve the pool)")
+    m.add_argument("--image-server-host", default="127.0.0.1", help="Bind address of the image server")
+    m.add_argument("--image-server-port", type=int, default=0, help="Port of the image server (0 = any)")
+    m.add_argument("--text-after-images", action="store_true", help="Put the text part after the images")
 
 
 def fail(message: str) -> None:
@@ -79,7 +90,8 @@ def build_runtime(environment: Environment) -> Runtime:
         tokenizer = load_tokenizer(settings.tokenizer)
     except TokenizerError as exc:
         raise SettingsError(str(exc)) from None
-    return Runtime(settings, tokenizer)
+    offset = getattr(environment.runner, "worker_index", 0) or 0
+    return Runtime(settings, tokenizer, make_sampler(settings, tokenizer, offset))
 
 
 def get_runtime(environment: Environment) -> Runtime:
@@ -90,22 +102,29 @@ def get_runtime(environment: Environment) -> Runtime:
     return runtime
 
 
+def check_user_classes(settings: Settings, user_classes: list) -> None:
+    """Image traffic needs a chat endpoint on a target that takes images (seed 000)."""
+    image_classes = sorted(c.__name__ for c in user_classes if getattr(c, "traffic_class", "text") != "text")
+    if not image_classes:
+        return
+    if settings.endpoint != ENDPOINTS["chat"]:
+        raise SettingsError(f"--endpoint completions: {', '.join(image_classes)} send images, which only "
+                            "/v1/chat/completions takes; use --endpoint chat or text users only")
+    if settings.text_only:
+        raise SettingsError(f"--text-only: the target takes no images, but {', '.join(image_classes)} "
+                            "send them; pick text users only")
+
+
 @events.init.add_listener
 def on_init(environment: Environment, **_kw) -> None:
     if environment.parsed_options is None:
         return
-    if isinstance(environment.runner, MasterRunner):
-        environment.llm_runtime = Runtime(from_options_or_fail(environment))
-        return
     try:
-        environment.llm_runtime = build_runtime(environment)
-    except SettingsError as exc:
-        fail(str(exc))
-
-
-def from_options_or_fail(environment: Environment):
-    try:
-        return from_options(environment.parsed_options)
+        check_user_classes(from_options(environment.parsed_options), environment.user_classes)
+        if isinstance(environment.runner, MasterRunner):
+            environment.llm_runtime = Runtime(from_options(environment.parsed_options))
+        else:
+            environment.llm_runtime = build_runtime(environment)
     except SettingsError as exc:
         fail(str(exc))
 

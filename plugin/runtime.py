@@ -9,21 +9,36 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 
-from conf.settings import Settings, SettingsError
+from conf.settings import ENDPOINTS, Settings, SettingsError
 from metrics.collector import LlmMetrics
+from payloads.errors import PayloadError
+from payloads.image_supply import ImageSupply
+from payloads.random_dataset import RandomDataset
+from payloads.replay import Replay, load_dataset
+from payloads.request import SampleRequest
 from transport.client import ChatClient, Reporter
 from transport.http import StreamingHttp
+
+
+class Sampler(Protocol):
+    def sample(self) -> SampleRequest: ...
 
 
 class Runtime:
     """Per-process state of an LLM load test."""
 
-    def __init__(self, settings: Settings, tokenizer: object | None = None) -> None:
+    def __init__(
+        self, settings: Settings, tokenizer: object | None = None, sampler: Sampler | None = None
+    ) -> None:
         self.settings = settings
         self.tokenizer = tokenizer
+        self.sampler = sampler
+        """Where each request's messages and lengths come from (random exact-length or a dataset)."""
+        self.images = ImageSupply(settings.images)
         self.metrics = LlmMetrics()
         """Everything this process has counted (the master's merged view in distributed mode)."""
         self.pending = LlmMetrics()
@@ -45,15 +60,35 @@ class Runtime:
             first_token_timeout=s.first_token_timeout or None, total_timeout=s.request_timeout or None,
         )
 
-    def base_body(self) -> dict:
-        """The fields every request carries, before the payload adds messages and lengths."""
+    def body_for(self, sample: SampleRequest) -> dict:
+        """The request body for ``sample``: its own fields, plus the run's model and streaming."""
         s = self.settings
-        body: dict = {"model": s.model, "stream": s.stream}
-        if s.stream and s.include_usage:
-            body["stream_options"] = {"include_usage": True}
+        body = sample.to_body(stream=s.stream, include_usage=s.include_usage)
+        body["model"] = s.model
         if s.ignore_eos:
-            body["ignore_eos"] = True
+            body.setdefault("ignore_eos", True)
+        if s.endpoint == ENDPOINTS["completions"]:
+            texts = [m["content"] for m in body.pop("messages") if isinstance(m["content"], str)]
+            body["prompt"] = "\n".join(texts)
         return body
+
+    def close(self) -> None:
+        self.images.close()
+
+
+def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Sampler:
+    """A random exact-length dataset, or a replay of ``--dataset``; ``offset`` varies it per worker."""
+    s = settings
+    try:
+        if s.dataset:
+            records, _ = load_dataset(s.dataset, s.dataset_format, tokenizer)
+            return Replay(records, start=offset * 9973)
+        return RandomDataset(
+            tokenizer, input_len=s.input_len, output_len=s.max_tokens, range_ratio=s.range_ratio,
+            prefix_len=s.prefix_len, unique_prefix=s.unique_prefix, seed=s.seed + offset,
+        )
+    except PayloadError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def discover_model(settings: Settings, timeout: float = 5.0) -> str:

@@ -1,0 +1,22 @@
+"""Text-only chat traffic: prompts of an exact token length from the payload factory."""
+
+from __future__ import annotations
+
+from streaming.record import RequestRecord
+from users.base import ChatUser
+
+
+class TextChatUser(ChatUser):
+    """Sends one user message of ``--input-len`` tokens (± ``--range-ratio``) per request."""
+
+    traffic_class = "text"
+
+    def next_request(self) -> tuple[dict, RequestRecord]:
+        sample = self.runtime.sampler.sample()
+        body = self.runtime.body_for(sample)
+        record = RequestRecord(
+            self.traffic_class,
+            payload_tokens=(sample.prompt_tokens or 0) + (sample.template_overhead or 0),
+            custom_id=sample.custom_id or "",
+        )
+        return body, record

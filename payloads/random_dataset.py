@@ -20,8 +20,8 @@ class RandomDataset:
     Input and output lengths are drawn uniformly (integers, >= 1) in [len * (1 - r), len * (1 + r)].
     As in vLLM, `prefix_len` tokens of shared text come before the `input_len` tokens, identical in every
     request (to exercise prefix caching): prompt_tokens = prefix_len + input length. `unique_prefix=True`
-    instead starts every prompt with "Request <i>:" (inside the input length) to defeat prefix caching;
-    prompts shorter than that tag get its first tokens only.
+    instead starts every prompt with "Request <seed>.<i>:" (inside the input length) to defeat prefix
+    caching, also across workers seeded differently; prompts shorter than that tag get its first tokens.
     """
 
     def __init__(
@@ -34,6 +34,7 @@ class RandomDataset:
         self.input_range = length_range(input_len, range_ratio)
         self.output_range = length_range(output_len, range_ratio)
         self.unique_prefix = unique_prefix
+        self._seed = seed
         self._rng = random.Random(seed)
         self._count = 0
         self._shared = tuple(encode_ids(tokenizer, self.factory.make(prefix_len).text)) if prefix_len else ()
@@ -54,8 +55,8 @@ class RandomDataset:
         return [self.sample() for _ in range(count)]
 
     def _unique_head(self, index: int, input_tokens: int) -> tuple[int, ...]:
-        """The ids of "Request <index>:", cut to fit before at least one body token."""
-        ids = encode_ids(self.tokenizer, f"Request {index}:\n")
+        """The ids of "Request <seed>.<index>:", cut to fit before at least one body token."""
+        ids = encode_ids(self.tokenizer, f"Request {self._seed}.{index}:\n")
         for keep in range(min(len(ids), input_tokens - 1), 0, -1):
             if encode_ids(self.tokenizer, decode_ids(self.tokenizer, ids[:keep])) == ids[:keep]:
                 return tuple(ids[:keep])

@@ -57,9 +57,9 @@ def test_shared_prefix_is_the_same_tokens_in_every_request(tok):
 
 def test_unique_prefix_starts_every_request_differently(tok):
     samples = RandomDataset(tok, input_len=30, unique_prefix=True, seed=4).take(200)
-    starts = {tuple(real_ids(tok, s)[:6]) for s in samples}
+    starts = {tuple(real_ids(tok, s)[:8]) for s in samples}
     assert len(starts) == 200
-    assert samples[7].messages[0]["content"].startswith("Request 7:\n")
+    assert samples[7].messages[0]["content"].startswith("Request 4.7:\n")
     assert all(len(real_ids(tok, s)) == 30 for s in samples)
 
 
@@ -87,3 +87,10 @@ def test_unique_prefix_shrinks_to_fit_tiny_prompts(tok):
 def test_bad_arguments_are_one_line_errors_naming_the_value(tok, kwargs, message):
     with pytest.raises(PayloadError, match=f"^{message}"):
         RandomDataset(tok, **kwargs)
+
+
+def test_unique_prefixes_differ_across_differently_seeded_workers(tok):
+    first = RandomDataset(tok, input_len=30, unique_prefix=True, seed=1).take(20)
+    second = RandomDataset(tok, input_len=30, unique_prefix=True, seed=2).take(20)
+    heads = {tuple(real_ids(tok, s)[:8]) for s in first + second}
+    assert len(heads) == 40

@@ -1,6 +1,12 @@
-"""Load test an OpenAI-compatible chat endpoint: ``locust -f locustfile.py`` (see README)."""
+"""Load test an OpenAI-compatible chat endpoint: ``locust -f locustfile.py`` (see README).
+
+Pick classes on the command line (``locust -f locustfile.py TextChatUser Base64ImageChatUser``)
+or mix them all by their ``weight``; the web UI's ``--class-picker`` works too.
+"""
 
 import plugin.hooks  # noqa: F401 - registers the LLM options, stats and report
+from users.images import Base64ImageChatUser, ImageUrlChatUser
+from users.multiturn import MultiTurnChatUser
 from users.text import TextChatUser
 
-__all__ = ["TextChatUser"]
+__all__ = ["TextChatUser", "ImageUrlChatUser", "Base64ImageChatUser", "MultiTurnChatUser"]

@@ -48,6 +48,11 @@ class Settings:
     tokenizer: str | None = None
     dataset: str | None = None
     dataset_format: str = "auto"
+    conversations: str | None = None
+    """ShareGPT file for multi-turn users (default: turns from the payload factory)."""
+    turns: int = 3
+    think_time: float = 0.0
+    """Seconds a multi-turn user waits between turns."""
     seed: int = 0
     summary_json: str | None = None
     per_token_stats: bool = True
@@ -125,6 +130,9 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         tokenizer=get("tokenizer") or None,
         dataset=get("dataset") or None,
         dataset_format=get("dataset_format", "auto"),
+        conversations=get("conversations") or None,
+        turns=_positive("turns", get("turns", 3)),
+        think_time=_positive("think-time", get("think_time", 0.0), float, zero_ok=True),
         seed=_positive("seed", get("seed", 0), zero_ok=True),
         summary_json=get("summary_json") or None,
         per_token_stats=not get("no_per_token_stats", False),

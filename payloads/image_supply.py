@@ -1,8 +1,8 @@
 """Where a run's images come from: an ahead-built pool (data URIs) or URLs the target can fetch.
 
-Nothing is encoded on the hot path: the pool is built on first use, before the first
-image request is sent; URLs come from a list file, or from a loopback static server this
-run starts over the pool's files.
+Nothing is encoded on the hot path: :meth:`ImageSupply.prepare` builds the pool before the
+run; URLs come from a list file, or from a loopback static server this run starts over the
+pool's files.
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ class ImageSupply:
         self._server: ImageServer | None = None
         self._folder: tempfile.TemporaryDirectory | None = None
 
+    def prepare(self, data_uris: bool, urls: bool) -> None:
+        """Build the pool (and start the URL server) before the run, so no request waits for it."""
+        if data_uris:
+            self.pool()
+        if urls and self._urls is None:
+            self._urls = itertools.cycle(self._url_list())
+
     def pool(self) -> ImagePool:
         if self._pool is None:
             o = self.options
@@ -72,7 +79,7 @@ class ImageSupply:
     def urls(self) -> list[str]:
         """URLs for the next request (image-URL traffic)."""
         if self._urls is None:
-            self._urls = itertools.cycle(self._url_list())
+            self.prepare(data_uris=False, urls=True)
         return [next(self._urls) for _ in range(self.count.draw(self._rng))]
 
     def _url_list(self) -> list[str]:

@@ -47,6 +47,9 @@ def add_options(parser) -> None:
     g.add_argument("--dataset", default="", help="JSONL prompts, messages or Batch-format file to replay")
     g.add_argument("--dataset-format", default="auto", choices=["auto", "prompts", "batch"],
                    help="How to read --dataset (auto: Batch lines have custom_id and body)")
+    g.add_argument("--conversations", default="", help="ShareGPT file for multi-turn users")
+    g.add_argument("--turns", type=int, default=3, help="User turns per conversation (multi-turn users)")
+    g.add_argument("--think-time", type=float, default=0.0, help="Seconds between turns (multi-turn users)")
     g.add_argument("--seed", type=int, default=0, help="Seed for prompts and lengths")
     g.add_argument("--no-stream", action="store_true", help="Send non-streamed requests", **ui)
     g.add_argument("--no-include-usage", action="store_true", help="Do not send stream_options.include_usage")
@@ -91,7 +94,9 @@ def build_runtime(environment: Environment) -> Runtime:
     except TokenizerError as exc:
         raise SettingsError(str(exc)) from None
     offset = getattr(environment.runner, "worker_index", 0) or 0
-    return Runtime(settings, tokenizer, make_sampler(settings, tokenizer, offset))
+    runtime = Runtime(settings, tokenizer, make_sampler(settings, tokenizer, offset))
+    runtime.prepare({getattr(c, "traffic_class", "text") for c in environment.user_classes})
+    return runtime
 
 
 def get_runtime(environment: Environment) -> Runtime:
@@ -141,6 +146,7 @@ def on_test_start(environment: Environment, **_kw) -> None:
         log.error("LLM settings: %s", exc)
         return
     runtime.metrics, runtime.pending = old.metrics, old.pending
+    old.close()
     environment.llm_runtime = runtime
 
 

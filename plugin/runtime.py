@@ -6,17 +6,21 @@ hooks module wires it in and hands each user a client with the reporting seam).
 
 from __future__ import annotations
 
+import itertools
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import orjson
 
 from conf.settings import ENDPOINTS, Settings, SettingsError
 from metrics.collector import LlmMetrics
+from payloads.conversation import Conversation
+from payloads.datasets import ShareGPTConversation, load_sharegpt
 from payloads.errors import PayloadError
 from payloads.image_supply import ImageSupply
+from payloads.prompts import PromptFactory
 from payloads.random_dataset import RandomDataset
 from payloads.replay import Replay, load_dataset
 from payloads.request import SampleRequest
@@ -39,6 +43,8 @@ class Runtime:
         self.sampler = sampler
         """Where each request's messages and lengths come from (random exact-length or a dataset)."""
         self.images = ImageSupply(settings.images)
+        self._conversations: Iterator[ShareGPTConversation] | None = None
+        self._factory: PromptFactory | None = None
         self.metrics = LlmMetrics()
         """Everything this process has counted (the master's merged view in distributed mode)."""
         self.pending = LlmMetrics()
@@ -71,6 +77,25 @@ class Runtime:
             texts = [m["content"] for m in body.pop("messages") if isinstance(m["content"], str)]
             body["prompt"] = "\n".join(texts)
         return body
+
+    def prepare(self, traffic_classes: set[str]) -> None:
+        """Build what the run's traffic needs before it starts (image pool, image server)."""
+        try:
+            self.images.prepare(data_uris="base64" in traffic_classes, urls="image-url" in traffic_classes)
+        except ValueError as exc:  # ImageError, PayloadError: one-line user errors
+            raise SettingsError(str(exc)) from None
+
+    def new_conversation(self) -> Conversation:
+        """The next conversation: from ``--conversations`` (cycled), else from the payload factory."""
+        s = self.settings
+        if s.conversations:
+            if self._conversations is None:
+                loaded, _ = load_sharegpt(s.conversations)
+                self._conversations = itertools.cycle(loaded)
+            return Conversation.from_sharegpt(next(self._conversations), self.tokenizer, s.max_tokens)
+        if self._factory is None:
+            self._factory = PromptFactory(self.tokenizer, seed=s.seed + 7919)
+        return Conversation.from_factory(self._factory, s.turns, s.input_len, s.max_tokens)
 
     def close(self) -> None:
         self.images.close()

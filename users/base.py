@@ -30,7 +30,11 @@ class ChatUser(User):
         self.client.http.close()
 
     @task
+    def run_task(self) -> None:
+        self.chat()
+
     def chat(self) -> None:
+        """Send one request and wait for its whole answer."""
         body, record = self.next_request()
         self.client.send(self.path, body, record)
 

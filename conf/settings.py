@@ -55,6 +55,8 @@ class Settings:
     """Seconds a multi-turn user waits between turns."""
     seed: int = 0
     summary_json: str | None = None
+    request_log: str | None = None
+    """JSONL file with one line per request (Batch output shape plus timings)."""
     per_token_stats: bool = True
     connect_timeout: float = 10.0
     idle_timeout: float = 60.0
@@ -135,6 +137,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         think_time=_positive("think-time", get("think_time", 0.0), float, zero_ok=True),
         seed=_positive("seed", get("seed", 0), zero_ok=True),
         summary_json=get("summary_json") or None,
+        request_log=get("request_log") or None,
         per_token_stats=not get("no_per_token_stats", False),
         connect_timeout=_positive("connect-timeout", get("connect_timeout", 10.0), float),
         idle_timeout=_positive("idle-timeout", get("idle_timeout", 60.0), float),

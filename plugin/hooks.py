@@ -56,6 +56,7 @@ def add_options(parser) -> None:
     g.add_argument("--ignore-eos", action="store_true", help="Send ignore_eos (exact output lengths)")
     g.add_argument("--no-per-token-stats", action="store_true", help="Do not log each token in Locust stats")
     g.add_argument("--summary-json", default="", help="Write the LLM summary (vLLM keys) to this JSON file")
+    g.add_argument("--request-log", default="", help="Write one JSONL line per request to this file")
     g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="Environment variable holding the API key")
     g.add_argument("--api-key-file", default="", help="File holding the API key")
     g.add_argument("--connect-timeout", type=float, default=10.0, help="Seconds to connect")
@@ -84,7 +85,7 @@ def fail(message: str) -> None:
 
 def build_runtime(environment: Environment) -> Runtime:
     """Settings from the options, the model from the server when not given, the tokenizer."""
-    settings = from_options(environment.parsed_options)
+    requested = settings = from_options(environment.parsed_options)
     if not settings.model:
         settings = dataclasses.replace(settings, model=discover_model(settings))
     from payloads.tokenizer import TokenizerError, load_tokenizer
@@ -95,6 +96,7 @@ def build_runtime(environment: Environment) -> Runtime:
         raise SettingsError(str(exc)) from None
     offset = getattr(environment.runner, "worker_index", 0) or 0
     runtime = Runtime(settings, tokenizer, make_sampler(settings, tokenizer, offset))
+    runtime.requested = requested
     runtime.prepare({getattr(c, "traffic_class", "text") for c in environment.user_classes})
     return runtime
 
@@ -136,11 +138,13 @@ def on_init(environment: Environment, **_kw) -> None:
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_kw) -> None:
-    """Options may have changed in the web UI's start form: rebuild the runtime from them."""
+    """Options may have changed in the web UI's start form: rebuild the runtime if they did."""
     old = getattr(environment, "llm_runtime", None)
     if isinstance(environment.runner, MasterRunner) or old is None:
         return
     try:
+        if from_options(environment.parsed_options) == old.requested:
+            return
         runtime = build_runtime(environment)
     except SettingsError as exc:
         log.error("LLM settings: %s", exc)
@@ -177,6 +181,8 @@ class LocustReporter:
                    response_length=record.response_bytes, exception=exception, context={})
         runtime = self._runtime
         (runtime.pending if self._worker else runtime.metrics).add(record)
+        if runtime.request_log is not None:
+            runtime.request_log.write(record)
 
 
 def reporter_for(environment: Environment, path: str, traffic_class: str) -> LocustReporter:

@@ -16,6 +16,7 @@ import orjson
 
 from conf.settings import ENDPOINTS, Settings, SettingsError
 from metrics.collector import LlmMetrics
+from metrics.request_log import RequestLog
 from payloads.conversation import Conversation
 from payloads.datasets import ShareGPTConversation, load_sharegpt
 from payloads.errors import PayloadError
@@ -39,12 +40,15 @@ class Runtime:
         self, settings: Settings, tokenizer: object | None = None, sampler: Sampler | None = None
     ) -> None:
         self.settings = settings
+        self.requested = settings
+        """The settings as the options gave them (before the model was looked up)."""
         self.tokenizer = tokenizer
         self.sampler = sampler
         """Where each request's messages and lengths come from (random exact-length or a dataset)."""
         self.images = ImageSupply(settings.images)
         self._conversations: Iterator[ShareGPTConversation] | None = None
         self._factory: PromptFactory | None = None
+        self.request_log = RequestLog(settings.request_log) if settings.request_log else None
         self.metrics = LlmMetrics()
         """Everything this process has counted (the master's merged view in distributed mode)."""
         self.pending = LlmMetrics()
@@ -99,6 +103,8 @@ class Runtime:
 
     def close(self) -> None:
         self.images.close()
+        if self.request_log is not None:
+            self.request_log.close()
 
 
 def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Sampler:

@@ -112,6 +112,7 @@ class ChatClient:
             reporter.first_token(rec, ttft)
 
         content_type = response.get("content-type") or ""
+        record.request_id = response.get("x-request-id") or ""
         chunks = TimedChunks(_line_reader(response))
         consume_response(
             record, response.status_code, content_type, chunks, path, streamed,

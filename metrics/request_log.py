@@ -1,0 +1,59 @@
+"""The per-request log: one JSONL line per request, written and flushed as each one ends.
+
+Lines take the shape of an OpenAI Batch output line (seed 001: ``id``, ``custom_id``,
+``response: {status_code, request_id, body}``, ``error``) with the measurements added, so
+a crash keeps every line written before it. The API key is never in a record, so never here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from streaming.record import RequestRecord
+
+
+def log_line(record: RequestRecord, number: int) -> dict:
+    """The log entry for one finished request."""
+    itls = record.itls()
+    ttft, tpot = record.ttft, record.tpot
+    body = {"finish_reason": record.finish_reason, "usage": record.usage} if record.status == 200 else None
+    return {
+        "id": f"req_{number:08d}",
+        "custom_id": record.custom_id or None,
+        "response": {"status_code": record.status or None, "request_id": record.request_id or None,
+                     "body": body},
+        "error": None if record.ok else {"code": record.error.split(":", 1)[0], "message": record.error},
+        "traffic_class": record.traffic_class,
+        "turn": record.turn,
+        "wall_start": record.wall_start,
+        "ttft_ms": ttft * 1e3 if ttft is not None else None,
+        "e2e_ms": record.e2e * 1e3,
+        "tpot_ms": tpot * 1e3 if tpot is not None else None,
+        "itl_ms_mean": sum(itls) / len(itls) * 1e3 if itls else None,
+        "token_chunks": len(record.token_times),
+        "payload_tokens": record.payload_tokens,
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "output_tokens_source": record.output_tokens_source,
+        "request_bytes": record.request_bytes,
+        "response_bytes": record.response_bytes,
+    }
+
+
+class RequestLog:
+    """Appends one line per request to ``path`` (created with its folder), flushed each time."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("ab", buffering=0)
+        self._count = 0
+
+    def write(self, record: RequestRecord) -> None:
+        self._count += 1
+        self._file.write(orjson.dumps(log_line(record, self._count)) + b"\n")
+
+    def close(self) -> None:
+        self._file.close()

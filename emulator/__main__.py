@@ -9,10 +9,8 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
 from emulator.config import ConfigError, EmulatorConfig, parse_args
-from emulator.server import Emulator, build_app, listen, serve
+from emulator.server import Emulator, listen, serve
 from emulator.tokens import load_tokenizer
 
 try:
@@ -26,13 +24,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = parse_args(argv)
         sock, url = _listen(config)
-        app = build_app(Emulator(config, load_tokenizer(config.tokenizer)))
+        emulator = Emulator(config, load_tokenizer(config.tokenizer))
     except ConfigError as exc:
         print(f"emulator: error: {exc}", file=sys.stderr)
         return 2
     loop_factory = uvloop.new_event_loop if uvloop is not None else None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(_serve_until_signalled(app, sock, url))
+        runner.run(_serve_until_signalled(emulator, sock, url))
     return 0
 
 
@@ -43,12 +41,12 @@ def _listen(config: EmulatorConfig) -> tuple[socket.socket, str]:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
 
 
-async def _serve_until_signalled(app: web.Application, sock: socket.socket, url: str) -> None:
+async def _serve_until_signalled(emulator: Emulator, sock: socket.socket, url: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve(app, sock, url, stop)
+    await serve(emulator, sock, url, stop)
 
 
 if __name__ == "__main__":

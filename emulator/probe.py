@@ -47,21 +47,42 @@ class Exchange:
         return out
 
 
-async def post(url: str, path: str, body: bytes | dict[str, Any], timeout: float = 10.0) -> Exchange:
-    """POST `body` (a dict is sent as JSON) to url+path; the clock starts once connected."""
-    parts = urlsplit(url)
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
+class Connection:
+    """One kept-alive HTTP/1.1 connection, as load generators keep them; use `async with`."""
+
+    def __init__(self, url: str) -> None:
+        self._parts = urlsplit(url)
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> Connection:
+        self._reader, self._writer = await asyncio.open_connection(self._parts.hostname, self._parts.port)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    async def post(
+        self, path: str, body: bytes | dict[str, Any], timeout: float = 10.0, close: bool = False
+    ) -> Exchange:
+        """POST `body` (a dict is sent as JSON); the clock starts as the request is written."""
+        assert self._reader is not None and self._writer is not None, "use the connection in `async with`"
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        closing = "Connection: close\r\n" if close else ""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._parts.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n{closing}\r\n"
         ).encode()
         t_sent = time.perf_counter()
-        writer.write(head + data)
-        return await asyncio.wait_for(_read_response(reader, t_sent), timeout)
-    finally:
-        writer.close()
+        self._writer.write(head + data)
+        return await asyncio.wait_for(_read_response(self._reader, t_sent), timeout)
+
+
+async def post(url: str, path: str, body: bytes | dict[str, Any], timeout: float = 10.0) -> Exchange:
+    """One request on a fresh connection, closed afterwards."""
+    async with Connection(url) as connection:
+        return await connection.post(path, body, timeout, close=True)
 
 
 async def _read_response(reader: asyncio.StreamReader, t_sent: float) -> Exchange:

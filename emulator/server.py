@@ -34,6 +34,54 @@ class Prepared:
     options: GenOptions
 
 
+class ArrivalClock:
+    """When each connection last received bytes.
+
+    A request's t0 is its arrival, not the moment its handler got to run: in a burst, handlers
+    wait for each other on the one event loop, and that wait must count as server time.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[asyncio.BaseTransport, float] = {}
+
+    def arrival(self, transport: asyncio.BaseTransport | None, now: float) -> float:
+        return min(now, self._last.get(transport, now)) if transport is not None else now
+
+    def protocol_factory(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
+        return lambda: _StampingProtocol(make(), self._last)
+
+
+class _StampingProtocol(asyncio.Protocol):
+    """Wraps aiohttp's protocol, noting the time of each data_received before passing it on."""
+
+    def __init__(self, inner: asyncio.Protocol, last: dict[asyncio.BaseTransport, float]) -> None:
+        self._inner = inner
+        self._last = last
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._last[self._transport] = time.perf_counter()
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._last.pop(self._transport, None)  # type: ignore[arg-type]
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+
 def new_id(prefix: str) -> str:
     return prefix + os.urandom(8).hex()
 
@@ -47,6 +95,7 @@ class Emulator:
         self.counter = PromptCounter(tokenizer)
         self.load = LoadModel(config)
         self.pacer = Pacer()
+        self.arrivals = ArrivalClock()
         self.faults = FaultPicker(config.faults, config.seed)
         self.images = ImageResolver(config.image_url_allow, config.image_fetch_timeout_s)
         self.log = RequestLog(config.log_path) if config.log_path else None
@@ -91,8 +140,7 @@ class Emulator:
         fmt_class: type[ChunkFormat],
         prepare: Callable[[bytes], Awaitable[Prepared]],
     ) -> web.StreamResponse:
-        t0 = time.perf_counter()
-        await asyncio.sleep(0)  # let requests that arrived together all stamp t0 before any works
+        t0 = self.arrivals.arrival(request.transport, time.perf_counter())
         record = RequestRecord(new_id(prefix), request.path, time.time())
         request["request_id"] = record.request_id
         try:
@@ -269,13 +317,17 @@ def listen(host: str, port: int) -> tuple[socket.socket, str]:
     return sock, f"http://{shown}:{bound_port}"
 
 
-async def serve(app: web.Application, sock: socket.socket, url: str, stop: asyncio.Event) -> None:
-    """Serve `app` on `sock` until `stop` is set; announces `url` on stdout once listening."""
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+async def serve(emulator: Emulator, sock: socket.socket, url: str, stop: asyncio.Event) -> None:
+    """Serve the emulator on `sock` until `stop` is set; announces `url` on stdout once listening."""
+    runner = web.AppRunner(build_app(emulator), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
+    assert runner.server is not None
+    loop = asyncio.get_running_loop()
+    factory = emulator.arrivals.protocol_factory(runner.server)
+    server = await loop.create_server(factory, sock=sock, backlog=1024)
     try:
-        await web.SockSite(runner, sock).start()
         print(f"emulator listening on {url}", flush=True)
         await stop.wait()
     finally:
+        server.close()
         await runner.cleanup()

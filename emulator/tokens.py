@@ -82,45 +82,56 @@ class OutputWords:
 class PromptCounter:
     """Counts prompt tokens exactly as the tokenizer's chat template would, with an LRU cache.
 
-    Counting runs in a worker thread: the Rust encoder releases the GIL in encode_batch, so long
-    prompts do not stall other streams' chunks.
+    Short texts are counted on the event loop (a fraction of a millisecond). Long ones are encoded
+    in a worker thread: the Rust encoder releases the GIL in encode_batch, so other streams' chunks
+    are not held up. The template itself is rendered on the loop: a worker rendering Jinja would
+    hold the GIL and delay the loop's timers by up to the interpreter's switch interval.
     """
 
-    def __init__(self, tokenizer: Any, cache_size: int = 4096) -> None:
+    def __init__(self, tokenizer: Any, cache_size: int = 4096, inline_chars: int = 2000) -> None:
         self._tokenizer = tokenizer
         self._backend = tokenizer.backend_tokenizer
         self._cache: OrderedDict[Messages | str, int] = OrderedDict()
         self._cache_size = cache_size
+        self._inline_chars = inline_chars
 
     async def chat(self, messages: Messages) -> int:
         """Tokens of the chat-templated prompt (with the generation prompt) for text-only messages."""
-        return await self._cached(messages, self.count_chat)
+        hit = self._lookup(messages)
+        if hit is not None:
+            return hit
+        return self._store(messages, await self._encoded_length(self.render(messages)))
 
     async def text(self, prompt: str) -> int:
         """Tokens of a plain prompt, as /v1/completions encodes it."""
-        return await self._cached(prompt, self.count_text)
+        hit = self._lookup(prompt)
+        if hit is not None:
+            return hit
+        return self._store(prompt, await self._encoded_length(prompt))
 
-    def count_chat(self, messages: Messages) -> int:
-        """Blocking count; raises BadRequest when the chat template rejects the conversation."""
+    def render(self, messages: Messages) -> str:
+        """The templated prompt text; BadRequest when the chat template rejects the conversation."""
         chat = [{"role": TEMPLATE_ROLES[role], "content": text} for role, text in messages]
         try:
-            rendered = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+            return self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
         except TemplateError as exc:
             raise BadRequest(f"the chat template rejects these messages: {exc}", "messages") from None
-        return self._count(rendered)
 
-    def count_text(self, prompt: str) -> int:
-        return self._count(prompt)
+    async def _encoded_length(self, text: str) -> int:
+        if len(text) <= self._inline_chars:
+            return self._count(text)
+        return await asyncio.to_thread(self._count, text)
 
     def _count(self, text: str) -> int:
         return len(self._backend.encode_batch([text], add_special_tokens=False)[0].ids)
 
-    async def _cached(self, key: Messages | str, count: Any) -> int:
+    def _lookup(self, key: Messages | str) -> int | None:
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
-            return hit
-        value = await asyncio.to_thread(count, key)
+        return hit
+
+    def _store(self, key: Messages | str, value: int) -> int:
         self._cache[key] = value
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

@@ -278,9 +278,10 @@ def test_prompt_count_equals_the_chat_template_token_count(tokenizer):
     chat = [{"role": r, "content": c} for r, c in messages]
     templated = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
     expected = len(templated["input_ids"])
-    counter = PromptCounter(tokenizer)
-    assert asyncio.run(counter.chat(messages)) == expected
-    assert asyncio.run(counter.text("hello world")) == len(tokenizer.encode("hello world"))
+    for inline_chars in (10_000, 0):  # counted on the loop, and in a worker thread
+        counter = PromptCounter(tokenizer, inline_chars=inline_chars)
+        assert asyncio.run(counter.chat(messages)) == expected
+        assert asyncio.run(counter.text("hello world")) == len(tokenizer.encode("hello world"))
 
 
 # --- vision --------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """SSE events with arrival times, on top of sseclient-py.
 
-sseclient-py does the WHATWG parsing (events split across reads, several events in
-one read, CRLF/CR/LF line ends, comments, multi-line ``data:``). What it lacks is time:
+sseclient-py does the WHATWG parsing (CRLF/CR/LF line ends, comments, fields,
+multi-line ``data:``); :class:`SSEDecoder` stitches events across reads and takes the
+common one-line shape on a fast path. What sseclient-py lacks is time:
 :class:`TimedChunks` stamps each chunk with ``perf_counter()`` the moment the read
 returns, so an event's time is the arrival of the bytes that completed it.
 
@@ -49,13 +50,72 @@ class TimedChunks:
         """Part of the event-source protocol sseclient-py expects; the transport owns the socket."""
 
 
-def iter_events(chunks: TimedChunks) -> Iterator[str]:
+class SSEDecoder:
+    """Byte chunks in, the ``data`` of each complete event out (as bytes); no I/O.
+
+    Events split across reads wait for their end; several events in one read all come
+    out of that read. The common shape, blocks of exactly one ``data: ...`` line ended by
+    a blank line with ``\n`` line ends (every server in ``SERVERS.md``), is cut with
+    ``bytes.split``; any other block (CR or CRLF line ends, comments, keep-alives,
+    ``event:``/``id:``/``retry:`` fields, multi-line data) goes through sseclient-py's
+    parser. Measured, sseclient-py costs ~2.3 µs per event against ~0.3 µs here, on the
+    per-token path that caps the whole tool (LOCUST-NOTES section 3).
+    """
+
+    __slots__ = ("_carry",)
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The events completed by ``chunk``."""
+        data = self._carry + chunk if self._carry else chunk
+        end = _last_boundary(data)
+        if end < 0:
+            self._carry = data
+            return []
+        complete, self._carry = data[:end], data[end:]
+        if b"\r" in complete:
+            return _parse(complete)
+        out: list[bytes] = []
+        for block in complete.split(b"\n\n"):
+            if block.startswith(b"data: ") and b"\n" not in block:
+                out.append(block[6:])
+            elif block:
+                out.extend(_parse(block + b"\n\n"))
+        return out
+
+    def end(self) -> list[bytes]:
+        """Events left when the body ends without a final blank line."""
+        rest, self._carry = self._carry, b""
+        return _parse(rest) if rest.strip() else []
+
+
+def _last_boundary(data: bytes) -> int:
+    """Index just past the last blank line (the end of the last complete event), or -1."""
+    best = -1
+    for separator in (b"\n\n", b"\r\r", b"\r\n\r\n"):
+        at = data.rfind(separator)
+        if at >= 0:
+            best = max(best, at + len(separator))
+    return best
+
+
+def _parse(text: bytes) -> list[bytes]:
+    """Complete events parsed by sseclient-py (WHATWG rules)."""
+    return [event.data.encode() for event in SSEClient([text]).events()]
+
+
+def iter_events(chunks: TimedChunks) -> Iterator[bytes]:
     """Yield the ``data`` of each SSE event as soon as it is complete.
 
     The arrival time of a yielded event is ``chunks.t_last`` at the moment it is yielded.
     """
-    for event in SSEClient(chunks).events():
-        yield event.data
+    decoder = SSEDecoder()
+    feed = decoder.feed
+    for chunk in chunks:
+        yield from feed(chunk)
+    yield from decoder.end()
 
 
 def chunks_from_bytes(pieces: list[bytes], times: list[float] | None = None) -> TimedChunks:

@@ -37,7 +37,7 @@ def read_stream(
     append_text = record.text_parts.append
     for data in iter_events(chunks):
         t = chunks.t_last
-        if data == "[DONE]":
+        if data == b"[DONE]":
             record.done_marker = True
             continue
         try:

@@ -26,7 +26,7 @@ def events_with_times(pieces, times):
 def test_event_split_across_three_reads_is_stamped_with_the_last_read():
     body = tok("hello")
     pieces = [body[:7], body[7:30], body[30:]]
-    assert events_with_times(pieces, [1.0, 2.0, 3.0]) == [(body[6:-2].decode(), 3.0)]
+    assert events_with_times(pieces, [1.0, 2.0, 3.0]) == [(body[6:-2], 3.0)]
 
 
 def test_several_events_in_one_read_share_its_arrival_time():
@@ -39,29 +39,29 @@ def test_crlf_line_ends_and_a_split_between_cr_and_lf():
     body = tok("x").replace(b"\n", b"\r\n")
     cut = body.index(b"\r\n\r\n") + 3
     got = events_with_times([body[:cut], body[cut:]], [1.0, 2.0])
-    assert got == [(body[6 : body.index(b"\r")].decode(), 2.0)]
+    assert got == [(body[6 : body.index(b"\r")], 2.0)]
 
 
 def test_comments_and_keep_alive_lines_are_skipped():
     body = b": keep-alive\n\n" + b":ping\n" + tok("a") + b"\n\n" + b": another comment\n\n"
     got = events_with_times([body], [1.0])
-    assert len(got) == 1 and '"content":"a"' in got[0][0]
+    assert len(got) == 1 and b'"content":"a"' in got[0][0]
 
 
 def test_multi_line_data_is_joined_with_newlines():
     body = b'data: {"a":\ndata: 1}\n\n'
-    assert events_with_times([body], [1.0]) == [('{"a":\n1}', 1.0)]
+    assert events_with_times([body], [1.0]) == [(b'{"a":\n1}', 1.0)]
 
 
 def test_event_and_id_fields_do_not_break_data():
     body = b"event: message\nid: 7\nretry: 100\n" + tok("z")
     got = events_with_times([body], [1.0])
-    assert len(got) == 1 and '"content":"z"' in got[0][0]
+    assert len(got) == 1 and b'"content":"z"' in got[0][0]
 
 
 def test_stream_without_trailing_blank_line_still_yields_last_event():
     body = tok("a") + b"data: [DONE]"
-    assert [d for d, _ in events_with_times([body], [1.0])][-1] == "[DONE]"
+    assert [d for d, _ in events_with_times([body], [1.0])][-1] == b"[DONE]"
 
 
 def run(pieces, times, t_start=0.0, max_tokens=0, content_type="text/event-stream", status=200):
@@ -69,6 +69,15 @@ def run(pieces, times, t_start=0.0, max_tokens=0, content_type="text/event-strea
     chunks = chunks_from_bytes(pieces, times)
     consume_response(record, status, content_type, chunks, "/v1/chat/completions", True)
     return record
+
+
+def test_events_split_at_every_byte_come_out_whole_and_in_order():
+    body = ROLE + tok("a") + b": ping\n\n" + tok("b").replace(b"\n", b"\r\n") + tok("c")
+    pieces = [body[i : i + 1] for i in range(len(body))]
+    got = [d for d, _ in events_with_times(pieces, list(range(len(pieces))))]
+    assert len(got) == 4
+    for data, text in zip(got[1:], (b"a", b"b", b"c"), strict=True):
+        assert b'"content":"' + text + b'"' in data
 
 
 def test_ttft_and_itl_come_from_the_arrival_of_token_bearing_events():

@@ -121,10 +121,23 @@ class ChatClient:
 
 
 def _line_reader(response: HTTPSocketPoolResponse) -> Callable[[], bytes]:
+    """Whatever body bytes are in, as soon as one whole line is: never waits for a buffer to fill.
+
+    ``readline(b"\n")`` returns the moment a newline is buffered (LOCUST-NOTES section 2);
+    the rest of what the same socket reads brought is taken along (it arrived at the same
+    time), so a burst of events costs one call, not two per event. A partial line at the
+    end is fine: the SSE parser joins pieces across chunks.
+    """
     readline = response.readline
+    buffered = response._body_buffer  # geventhttpclient's parsed-body buffer (pinned version)
 
     def read() -> bytes:
-        return readline(b"\n")
+        line = readline(b"\n")
+        if not buffered:
+            return line
+        rest = bytes(buffered)
+        del buffered[:]
+        return line + rest
 
     return read
 

@@ -12,7 +12,13 @@ from emulator.config import ConfigError
 
 @dataclass(slots=True)
 class RequestRecord:
-    """What the emulator did for one request. Delays are the planned truth, not measurements."""
+    """What the emulator did for one request.
+
+    `ttft_ms` and `itl_ms` are the planned truth (itl_ms: mean of the planned gaps). `ttft_served_ms`
+    is measured: from arrival until the first token's bytes were handed to the socket (for a
+    non-streamed request, the whole body). It exceeds the plan when preparing the request (image
+    fetches, say) took longer than the planned TTFT, or the server was overloaded.
+    """
 
     request_id: str
     path: str
@@ -27,6 +33,7 @@ class RequestRecord:
     image_tokens: int = 0
     ttft_ms: float | None = None
     itl_ms: float | None = None
+    ttft_served_ms: float | None = None
 
 
 class RequestLog:

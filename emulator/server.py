@@ -205,8 +205,10 @@ class Emulator:
         record.outcome = fault or "ok"
         timed = not self.config.instant or fault == "stall"
         player = Player(response, self.pacer if timed else None)
-        record.completion_tokens, gone = await player.play(events, schedule)
-        if gone:
+        finished = await player.play(events, schedule)
+        record.completion_tokens = player.sent_tokens
+        record.ttft_served_ms = _since_ms(schedule.t0, player.first_content_at)
+        if not finished:
             record.outcome = "client_disconnected"
         elif fault == "cut" and request.transport is not None:
             request.transport.close()
@@ -230,6 +232,7 @@ class Emulator:
             request.transport.close()
             return web.Response(status=200)
         record.completion_tokens = len(words)
+        record.ttft_served_ms = _since_ms(schedule.t0, time.perf_counter())
         if fault == "malformed":
             body = body[: len(body) // 2]
         return web.Response(body=body, content_type="application/json")
@@ -245,29 +248,43 @@ class Player:
     def __init__(self, response: web.StreamResponse, pacer: Pacer | None) -> None:
         self._response = response
         self._pacer = pacer
+        self._pending: list[bytes] = []
+        self._pending_tokens = 0
+        self.sent_tokens = 0
+        self.first_content_at: float | None = None  # perf_counter when the first token went out
 
-    async def play(self, events: list[Event], schedule: Schedule) -> tuple[int, bool]:
-        """Returns (tokens written, whether the client went away)."""
-        pending: list[bytes] = []
-        pending_tokens = sent = 0
+    async def play(self, events: list[Event], schedule: Schedule) -> bool:
+        """Write the events; returns False if the client went away before the end."""
         try:
             for event in events:
                 due = schedule.advance(event.tokens, event.pause_s)
                 if self._pacer is not None and due > time.perf_counter():
-                    if pending:
-                        await self._response.write(b"".join(pending))
-                        sent, pending_tokens = sent + pending_tokens, 0
-                        pending.clear()
+                    await self._flush()
                     await self._pacer.until(due)
-                pending.append(event.data)
-                pending_tokens += event.tokens
+                self._pending.append(event.data)
+                self._pending_tokens += event.tokens
                 if event.close:
-                    await self._response.write(b"".join(pending))
-                    return sent + pending_tokens, False
-            await self._response.write_eof(b"".join(pending))
+                    await self._flush()
+                    return True
+            await self._flush(end=True)
         except ConnectionResetError:
-            return sent, True
-        return sent + pending_tokens, False
+            return False
+        return True
+
+    async def _flush(self, end: bool = False) -> None:
+        if not self._pending and not end:
+            return
+        data = b"".join(self._pending)
+        await (self._response.write_eof(data) if end else self._response.write(data))
+        if self._pending_tokens and self.first_content_at is None:
+            self.first_content_at = time.perf_counter()
+        self.sent_tokens += self._pending_tokens
+        self._pending_tokens = 0
+        self._pending.clear()
+
+
+def _since_ms(t0: float, t: float | None) -> float | None:
+    return (t - t0) * 1000 if t is not None else None
 
 
 def _describe(record: RequestRecord, prepared: Prepared) -> None:

@@ -29,3 +29,8 @@ run: install
 	mkdir -p out
 	$(BIN)/python scripts/with_emulator.py $(EMULATOR_ARGS) -- \
 	  $(BIN)/locust -f locustfile.py --config conf/run.conf --host {url}
+
+bench: install
+	$(BIN)/python bench/bench_client.py
+	$(BIN)/python bench/bench_emulator.py
+	$(BIN)/python bench/bench_payloads.py

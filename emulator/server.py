@@ -94,7 +94,9 @@ class Emulator:
         self.words = OutputWords(tokenizer)
         self.counter = PromptCounter(tokenizer)
         self.load = LoadModel(config)
-        self.pacer = Pacer()
+        # First tokens and later ones meet different load (later tokens of concurrent streams fall
+        # due together), so each kind of wake learns its own mean lateness.
+        self.pacers = (Pacer(), Pacer())
         self.arrivals = ArrivalClock()
         self.faults = FaultPicker(config.faults, config.seed)
         self.images = ImageResolver(config.image_url_allow, config.image_fetch_timeout_s)
@@ -204,7 +206,7 @@ class Emulator:
         await response.prepare(request)
         record.outcome = fault or "ok"
         timed = not self.config.instant or fault == "stall"
-        player = Player(response, self.pacer if timed else None)
+        player = Player(response, self.pacers if timed else None)
         finished = await player.play(events, schedule)
         record.completion_tokens = player.sent_tokens
         record.ttft_served_ms = _since_ms(schedule.t0, player.first_content_at)
@@ -226,7 +228,8 @@ class Emulator:
     ) -> web.StreamResponse:
         fault = fault if fault in BODY_FAULTS else None
         record.outcome = fault or "ok"
-        await self.pacer.until(schedule.advance(len(words), self.config.stall_s if fault == "stall" else 0.0))
+        pause_s = self.config.stall_s if fault == "stall" else 0.0
+        await self.pacers[1].until(schedule.advance(len(words), pause_s))
         body = fmt.body("".join(words), usage(prepared.prompt_tokens, len(words)))
         if fault == "cut" and request.transport is not None:
             request.transport.close()
@@ -242,12 +245,12 @@ class Player:
     """Writes a stream's events to the response when each is due.
 
     Events already due go out together in one write; the last write also ends the chunked body,
-    unless the stream is cut. Without a pacer (all delays zero) the whole stream is one write.
+    unless the stream is cut. Without pacers (all delays zero) the whole stream is one write.
     """
 
-    def __init__(self, response: web.StreamResponse, pacer: Pacer | None) -> None:
+    def __init__(self, response: web.StreamResponse, pacers: tuple[Pacer, Pacer] | None) -> None:
         self._response = response
-        self._pacer = pacer
+        self._pacers = pacers
         self._pending: list[bytes] = []
         self._pending_tokens = 0
         self.sent_tokens = 0
@@ -257,10 +260,11 @@ class Player:
         """Write the events; returns False if the client went away before the end."""
         try:
             for event in events:
+                first_token = schedule.tokens == 0 and event.tokens > 0
                 due = schedule.advance(event.tokens, event.pause_s)
-                if self._pacer is not None and due > time.perf_counter():
+                if self._pacers is not None and due > time.perf_counter():
                     await self._flush()
-                    await self._pacer.until(due)
+                    await self._pacers[0 if first_token else 1].until(due)
                 self._pending.append(event.data)
                 self._pending_tokens += event.tokens
                 if event.close:

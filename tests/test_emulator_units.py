@@ -2,16 +2,19 @@
 
 import asyncio
 import random
+import socket
 import statistics
 import time
 
 import orjson
 import pytest
+from aiohttp import web
 
 from emulator.chunks import DONE, ChatChunkFormat, CompletionChunkFormat, usage
 from emulator.config import ConfigError, DelaySpec, EmulatorConfig, parse_args
 from emulator.faults import FaultPicker
 from emulator.script import StreamShape, split_pieces, stream_events
+from emulator.server import ArrivalClock
 from emulator.timing import LoadModel, Pacer, Sampler, Schedule
 from emulator.tokens import OutputWords, PromptCounter, load_tokenizer
 from emulator.validate import BadRequest, parse_chat, parse_completion
@@ -305,3 +308,32 @@ def test_bad_data_uris_are_bad_requests():
         decode_data_uri("data:image/png;base64,@@@", "image 1")
     with pytest.raises(BadRequest, match="data:image/<type>;base64"):
         decode_data_uri("data:text/plain;base64,AAAA", "image 1")
+
+
+# --- sockets -------------------------------------------------------------------------------------
+
+
+def test_arrival_stamping_keeps_aiohttp_setting_tcp_nodelay():
+    seen = []
+
+    async def handler(request):
+        sock = request.transport.get_extra_info("socket")
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        return web.Response(text="ok")
+
+    async def run() -> bytes:
+        app = web.Application()
+        app.router.add_get("/", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        server = await asyncio.get_running_loop().create_server(
+            ArrivalClock().protocol_factory(runner.server), "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await reader.read()
+        writer.close()
+        server.close()
+        await runner.cleanup()
+        return answer
+
+    assert asyncio.run(run()).startswith(b"HTTP/1.1 200") and seen == [1]

@@ -63,11 +63,12 @@ class Runtime:
         s = self.settings
         http = StreamingHttp(
             s.target, {**s.auth_headers(), **s.extra_headers},
-            connect_timeout=s.connect_timeout, idle_timeout=s.idle_timeout, verify_tls=s.verify_tls,
+            connect_timeout=s.connect_timeout, verify_tls=s.verify_tls,
         )
         return ChatClient(
             http, reporter, self.count_tokens,
             first_token_timeout=s.first_token_timeout or None, total_timeout=s.request_timeout or None,
+            idle_timeout=s.idle_timeout,
         )
 
     def body_for(self, sample: SampleRequest) -> dict:

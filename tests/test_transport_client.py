@@ -56,8 +56,8 @@ def serve(script):
 def send(server_or_port, idle=5.0, first=None, total=None):
     port = server_or_port if isinstance(server_or_port, int) else server_or_port.server_port
     recorder = Recorder()
-    http = StreamingHttp(Target("http", "127.0.0.1", port), {}, connect_timeout=2, idle_timeout=idle)
-    client = ChatClient(http, recorder, first_token_timeout=first, total_timeout=total)
+    http = StreamingHttp(Target("http", "127.0.0.1", port), {}, connect_timeout=2)
+    client = ChatClient(http, recorder, first_token_timeout=first, total_timeout=total, idle_timeout=idle)
     record = client.send("/v1/chat/completions", {"stream": True, "max_tokens": 3}, RequestRecord("text"))
     assert [c[0] for c in recorder.calls].count("done") == 1
     return record, recorder
@@ -75,8 +75,8 @@ def test_tokens_are_stamped_when_they_arrive():
     record, recorder = send(server)
     server.stop()
     assert record.ok, record.error
-    assert record.ttft == pytest.approx(0.05, abs=0.015)
-    assert record.itls() == pytest.approx([0.05, 0.05], abs=0.015)
+    assert record.ttft == pytest.approx(0.05, abs=0.025)
+    assert record.itls() == pytest.approx([0.05, 0.05], abs=0.025)
     assert [c[0] for c in recorder.calls] == ["first", "token", "token", "done"]
     assert record.output_tokens == 3 and record.output_tokens_source == "max_tokens"
 
@@ -123,7 +123,7 @@ def test_stall_longer_than_idle_timeout_fails():
     server = serve(script)
     record, _ = send(server, idle=0.3)
     server.stop()
-    assert record.error == "timeout: no bytes within the idle timeout"
+    assert record.error == "timeout: no bytes for 0.3 s"
     assert record.e2e == pytest.approx(0.3, abs=0.1)
 
 
@@ -152,8 +152,8 @@ def test_connection_is_replaced_after_a_body_left_unread():
 
     server = serve(script)
     recorder = Recorder()
-    http = StreamingHttp(Target("http", "127.0.0.1", server.server_port), {}, idle_timeout=2)
-    client = ChatClient(http, recorder)
+    http = StreamingHttp(Target("http", "127.0.0.1", server.server_port), {})
+    client = ChatClient(http, recorder, idle_timeout=2)
     first = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
     second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
     server.stop()

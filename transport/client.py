@@ -40,6 +40,45 @@ class FirstTokenTimeout(Exception):
     """No token arrived within the first-token timeout."""
 
 
+class IdleTimeout(Exception):
+    """No byte arrived within the idle timeout."""
+
+
+class IdleWatchdog:
+    """Fails requests that received no byte for ``idle_timeout`` seconds.
+
+    One greenlet per process checks every in-flight request a few times a second against
+    the arrival time the stream reader keeps anyway, so the per-token path pays nothing
+    (a socket timeout would arm a gevent timer on every read).
+    """
+
+    def __init__(self, period: float = 0.1) -> None:
+        self.period = period
+        self._watched: dict[gevent.Greenlet, tuple[TimedChunks, float, float]] = {}
+        self._runner: gevent.Greenlet | None = None
+
+    def watch(self, chunks: TimedChunks, t_start: float, idle_timeout: float) -> None:
+        """Watch the current greenlet's request until :meth:`unwatch`."""
+        self._watched[gevent.getcurrent()] = (chunks, t_start, idle_timeout)
+        if self._runner is None or self._runner.dead:
+            self._runner = gevent.spawn(self._run)
+
+    def unwatch(self) -> None:
+        self._watched.pop(gevent.getcurrent(), None)
+
+    def _run(self) -> None:
+        while self._watched:
+            gevent.sleep(self.period)
+            now = perf_counter()
+            for greenlet, (chunks, t_start, idle) in list(self._watched.items()):
+                if now - max(chunks.t_last, t_start) > idle:
+                    self._watched.pop(greenlet, None)
+                    gevent.kill(greenlet, IdleTimeout)
+
+
+WATCHDOG = IdleWatchdog()
+
+
 class ChatClient:
     """Sends chat (or completions) requests and measures their streams."""
 
@@ -50,8 +89,10 @@ class ChatClient:
         count_tokens: Callable[[str], int] | None = None,
         first_token_timeout: float | None = None,
         total_timeout: float | None = None,
+        idle_timeout: float = 60.0,
     ) -> None:
         self.http = http
+        self.idle_timeout = idle_timeout
         self.reporter = reporter
         self.count_tokens = count_tokens
         self.first_token_timeout = first_token_timeout
@@ -71,11 +112,14 @@ class ChatClient:
         response: HTTPSocketPoolResponse | None = None
         record.wall_start = time.time()
         record.t_start = perf_counter()
+        chunks = TimedChunks(lambda: b"")
         try:
             for timer in timers:
                 timer.start()
+            WATCHDOG.watch(chunks, record.t_start, self.idle_timeout)
             response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
-            self._read(response, path, streamed, record, first_timer)
+            chunks._read = _line_reader(response)
+            self._read(response, chunks, path, streamed, record, first_timer)
         except GreenletExit:
             record.error = "cancelled: test stopped mid-request"
             raise
@@ -85,9 +129,12 @@ class ChatClient:
             record.error = f"timeout: request took over {self.total_timeout:g} s"
         except FirstTokenTimeout:
             record.error = f"timeout: no first token within {self.first_token_timeout:g} s"
+        except IdleTimeout:
+            record.error = f"timeout: no bytes for {self.idle_timeout:g} s"
         except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
             record.error = transport_error(exc, self.http)
         finally:
+            WATCHDOG.unwatch()
             for timer in timers:
                 timer.close()
             if record.error is not None or not record.t_end:
@@ -99,6 +146,7 @@ class ChatClient:
     def _read(
         self,
         response: HTTPSocketPoolResponse,
+        chunks: TimedChunks,
         path: str,
         streamed: bool,
         record: RequestRecord,
@@ -113,7 +161,6 @@ class ChatClient:
 
         content_type = response.get("content-type") or ""
         record.request_id = response.get("x-request-id") or ""
-        chunks = TimedChunks(_line_reader(response))
         consume_response(
             record, response.status_code, content_type, chunks, path, streamed,
             self.count_tokens, on_first, reporter.token,
@@ -150,7 +197,7 @@ def transport_error(exc: BaseException, http: StreamingHttp) -> str:
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve host: {http.target.host}"
     if isinstance(exc, TimeoutError | socket.timeout):
-        return "timeout: no bytes within the idle timeout"
+        return "timeout: connecting"
     if isinstance(exc, ssl.SSLError):
         return f"TLS error: {exc.reason or exc.__class__.__name__}"
     if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.EPIPE:

@@ -63,7 +63,6 @@ class StreamingHttp:
         target: Target,
         headers: dict[str, str],
         connect_timeout: float = 10.0,
-        idle_timeout: float = 60.0,
         verify_tls: bool = True,
     ) -> None:
         self.target = target
@@ -74,7 +73,9 @@ class StreamingHttp:
         }
         self._kw = {
             "connection_timeout": connect_timeout,
-            "network_timeout": idle_timeout,
+            # No per-read socket timeout: gevent arms a timer for every blocking read, ~10 µs a
+            # token on this path; the client's IdleWatchdog enforces the idle timeout instead.
+            "network_timeout": None,
             "concurrency": 1,
             "block_size": 65536,
         }

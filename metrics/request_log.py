@@ -27,6 +27,7 @@ def log_line(record: RequestRecord, number: int) -> dict:
         "error": None if record.ok else {"code": record.error.split(":", 1)[0], "message": record.error},
         "traffic_class": record.traffic_class,
         "turn": record.turn,
+        "images": record.images,
         "wall_start": record.wall_start,
         "ttft_ms": ttft * 1e3 if ttft is not None else None,
         "e2e_ms": record.e2e * 1e3,

@@ -41,6 +41,8 @@ class RequestRecord:
     output_tokens_source: str = ""
     """Where the count came from: "usage" (the server's), "max_tokens" (no usage, but the
     server stopped for length), "tokenizer" (the text re-counted) or "chunks"."""
+    images: int = 0
+    """Images the request carried."""
     request_bytes: int = 0
     response_bytes: int = 0
     error: str | None = None

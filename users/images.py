@@ -15,7 +15,9 @@ class Base64ImageChatUser(TextChatUser):
     def next_request(self) -> tuple[dict, RequestRecord]:
         body, record = super().next_request()
         supply = self.runtime.images
-        body["messages"] = attach_images(body["messages"], supply.data_uris(), supply.options.text_first)
+        uris = supply.data_uris()
+        body["messages"] = attach_images(body["messages"], uris, supply.options.text_first)
+        record.images = len(uris)
         return body, record
 
 
@@ -27,5 +29,7 @@ class ImageUrlChatUser(TextChatUser):
     def next_request(self) -> tuple[dict, RequestRecord]:
         body, record = super().next_request()
         supply = self.runtime.images
-        body["messages"] = attach_images(body["messages"], supply.urls(), supply.options.text_first)
+        urls = supply.urls()
+        body["messages"] = attach_images(body["messages"], urls, supply.options.text_first)
+        record.images = len(urls)
         return body, record

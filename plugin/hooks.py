@@ -7,18 +7,19 @@ ships exact metrics from workers to the master, and prints and writes the LLM su
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import logging
 import sys
 
-from locust import events
+from locust import LoadTestShape, User, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize, write_json
-from plugin.runtime import Runtime, discover_model, make_sampler
+from plugin.runtime import Runtime, make_sampler, probe_target
 from streaming.record import RequestRecord
 
 log = logging.getLogger("llm")
@@ -33,6 +34,9 @@ class LLMRequestError(Exception):
 def add_options(parser) -> None:
     """LLM options: they show in ``--help``, in conf files and in the web UI's start form."""
     g = m = parser  # Locust's own add_argument (groups drop include_in_web_ui)
+    for action in parser._actions:  # Locust's positional user classes: a one-line error, exit 2
+        if action.dest == "user_classes":
+            action.type = known_user_class
     ui = {"include_in_web_ui": True}
     g.add_argument("--model", default="", help="Model name to send (default: the first in /v1/models)", **ui)
     g.add_argument("--endpoint", default="chat", choices=["chat", "completions"],
@@ -77,6 +81,24 @@ def add_options(parser) -> None:
     m.add_argument("--text-after-images", action="store_true", help="Put the text part after the images")
 
 
+def known_user_class(name: str) -> str:
+    """Accept the name of a concrete User or LoadTestShape class defined by the locustfile."""
+    known = sorted(_concrete_names(User) | _concrete_names(LoadTestShape))
+    if name not in known:
+        raise argparse.ArgumentTypeError(f"unknown user class {name!r}; accepted: {', '.join(known)}")
+    return name
+
+
+def _concrete_names(base: type) -> set[str]:
+    names, stack = set(), list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if not cls.__dict__.get("abstract", False) and cls.__module__.split(".")[0] != "locust":
+            names.add(cls.__name__)
+    return names
+
+
 def fail(message: str) -> None:
     """A user mistake: one line on stderr, exit code 2, no traceback."""
     print(f"error: {message}", file=sys.stderr, flush=True)
@@ -86,8 +108,13 @@ def fail(message: str) -> None:
 def build_runtime(environment: Environment) -> Runtime:
     """Settings from the options, the model from the server when not given, the tokenizer."""
     requested = settings = from_options(environment.parsed_options)
-    if not settings.model:
-        settings = dataclasses.replace(settings, model=discover_model(settings))
+    headless = getattr(environment.parsed_options, "headless", False)
+    if headless or not settings.model:
+        listed = probe_target(settings)
+        if not settings.model:
+            if listed is None:
+                raise SettingsError(f"--host {settings.target}: /v1/models lists no model; pass --model NAME")
+            settings = dataclasses.replace(settings, model=listed)
     from payloads.tokenizer import TokenizerError, load_tokenizer
 
     try:

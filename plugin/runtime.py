@@ -123,22 +123,28 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
         raise SettingsError(str(exc)) from None
 
 
-def discover_model(settings: Settings, timeout: float = 5.0) -> str:
-    """The first model the target lists at ``/v1/models``; a one-line error when unreachable."""
+def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
+    """Check the target answers, and return the first model it lists at ``/v1/models``.
+
+    Unreachable, or refusing our key (401/403): a one-line :class:`SettingsError`. Other
+    answers (a gateway without ``/v1/models``) return None: ``--model`` must then be given.
+    """
     url = f"{settings.target}/v1/models"
     request = urllib.request.Request(url, headers=settings.auth_headers())
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's target
             models = orjson.loads(response.read()).get("data") or []
     except urllib.error.HTTPError as exc:
-        raise SettingsError(f"--host {settings.target}: GET /v1/models answered HTTP {exc.code}; "
-                            "pass --model NAME") from None
+        if exc.code in (401, 403):
+            raise SettingsError(
+                f"--host {settings.target}: answered HTTP {exc.code} (API key missing or refused); put the "
+                "key in $OPENAI_API_KEY, or name its variable (--api-key-env) or file (--api-key-file)"
+            ) from None
+        return None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise SettingsError(f"--host {settings.target}: unreachable ({reason})") from None
     except (orjson.JSONDecodeError, AttributeError):
-        raise SettingsError(f"--host {settings.target}: /v1/models is not OpenAI-style JSON; "
-                            "pass --model NAME") from None
-    if not models or not isinstance(models[0], dict) or "id" not in models[0]:
-        raise SettingsError(f"--host {settings.target}: /v1/models lists no model; pass --model NAME")
-    return str(models[0]["id"])
+        return None
+    first = models[0] if models and isinstance(models[0], dict) else {}
+    return str(first["id"]) if "id" in first else None

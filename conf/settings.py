@@ -63,6 +63,9 @@ class Settings:
     first_token_timeout: float = 0.0
     request_timeout: float = 0.0
     verify_tls: bool = True
+    retries: int = 0
+    """Re-send a 429/503 answer up to this many times (0 = never), after its Retry-After."""
+    retry_max_wait: float = 30.0
     images: ImageOptions = field(default_factory=ImageOptions)
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
@@ -144,6 +147,8 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout", 0.0), float, True),
         request_timeout=_positive("request-timeout", get("request_timeout", 0.0), float, True),
         verify_tls=not get("insecure", False),
+        retries=_positive("retries", get("retries", 0), zero_ok=True),
+        retry_max_wait=_positive("retry-max-wait", get("retry_max_wait", 30.0), float, zero_ok=True),
         images=_image_options(get),
         text_only=bool(get("text_only", False)),
         api_key=read_api_key(get("api_key_env") or "OPENAI_API_KEY", get("api_key_file"), environ),

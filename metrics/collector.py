@@ -15,7 +15,7 @@ class ClassMetrics:
 
     __slots__ = (
         "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
-        "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn",
+        "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn", "retries",
     )
 
     def __init__(self) -> None:
@@ -35,6 +35,12 @@ class ClassMetrics:
         """Wall-clock end of the latest request."""
         self.dists = {name: Distribution() for name in LATENCIES}
         self.ttft_by_turn: dict[int, Distribution] = {}
+        self.retries: Counter[str] = Counter()
+        """Attempts answered 429/503 and sent again, by reason (not counted as requests)."""
+
+    def add_retry(self, record: RequestRecord) -> None:
+        self.retries[record.error or f"HTTP {record.status}"] += 1
+        self.request_bytes += record.request_bytes
 
     def add(self, record: RequestRecord) -> None:
         """Count one finished request: a success or a classified failure, exactly once."""
@@ -78,6 +84,7 @@ class ClassMetrics:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.token_sources.update(other.token_sources)
+        self.retries.update(other.retries)
         self.request_bytes += other.request_bytes
         self.response_bytes += other.response_bytes
         if other.wall_first and (not self.wall_first or other.wall_first < self.wall_first):
@@ -97,6 +104,7 @@ class ClassMetrics:
             "response_bytes": self.response_bytes, "wall_first": self.wall_first, "wall_last": self.wall_last,
             "dists": {k: d.to_dict() for k, d in self.dists.items()},
             "ttft_by_turn": [[t, d.to_dict()] for t, d in self.ttft_by_turn.items()],
+            "retries": dict(self.retries),
         }
 
     @classmethod
@@ -107,6 +115,7 @@ class ClassMetrics:
             setattr(m, key, data[key])
         m.failures = Counter(data["failures"])
         m.token_sources = Counter(data["token_sources"])
+        m.retries = Counter(data["retries"])
         m.dists = {k: Distribution.from_dict(d) for k, d in data["dists"].items()}
         m.ttft_by_turn = {int(t): Distribution.from_dict(d) for t, d in data["ttft_by_turn"]}
         return m
@@ -124,6 +133,9 @@ class LlmMetrics:
             m = self.classes[record.traffic_class] = ClassMetrics()
         m.add(record)
 
+    def add_retry(self, record: RequestRecord) -> None:
+        self.classes.setdefault(record.traffic_class, ClassMetrics()).add_retry(record)
+
     def merge(self, other: LlmMetrics) -> None:
         for name, m in other.classes.items():
             self.classes.setdefault(name, ClassMetrics()).merge(m)
@@ -136,7 +148,8 @@ class LlmMetrics:
 
     @property
     def requests(self) -> int:
-        return sum(m.completed + m.failed for m in self.classes.values())
+        """Requests counted (retried attempts included, so a worker ships them too)."""
+        return sum(m.completed + m.failed + sum(m.retries.values()) for m in self.classes.values())
 
     def to_dict(self) -> dict:
         return {name: m.to_dict() for name, m in self.classes.items()}

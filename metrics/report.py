@@ -29,6 +29,8 @@ def summarize_class(m: ClassMetrics, duration: float | None = None) -> dict:
         "response_bytes_per_s": per_s(m.response_bytes),
         "output_tokens_source": dict(m.token_sources),
         "failures": dict(m.failures.most_common()),
+        "retries": sum(m.retries.values()),
+        "retried": dict(m.retries.most_common()),
     }
     for name in LATENCIES:
         dist = m.dists[name]
@@ -83,6 +85,8 @@ def format_table(summary: dict) -> str:
             row = [s[f"{stat}_{name}_ms"] for stat in ("mean", "median", "std", "p90", "p95", "p99")]
             lines.append(f"{LABELS[name]:<18}{cls:<12}" + "".join(f"{v:>10.2f}" for v in row)
                          + f"{s[f'count_{name}']:>9}")
+    if summary["retries"]:
+        lines.append(f"{'Retried attempts (429/503):':<40}{summary['retries']:>12}")
     if summary["failures"]:
         lines += ["-" * 74, "Failures:"]
         lines += [f"  {count:>8}  {reason}" for reason, count in summary["failures"].items()]

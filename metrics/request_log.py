@@ -14,8 +14,8 @@ import orjson
 from streaming.record import RequestRecord
 
 
-def log_line(record: RequestRecord, number: int) -> dict:
-    """The log entry for one finished request."""
+def log_line(record: RequestRecord, number: int, retried: bool = False) -> dict:
+    """The log entry for one finished request (or, ``retried``, for an attempt sent again)."""
     itls = record.itls()
     ttft, tpot = record.ttft, record.tpot
     body = {"finish_reason": record.finish_reason, "usage": record.usage} if record.status == 200 else None
@@ -28,6 +28,8 @@ def log_line(record: RequestRecord, number: int) -> dict:
         "traffic_class": record.traffic_class,
         "turn": record.turn,
         "images": record.images,
+        "attempt": record.attempts,
+        "retried": retried,
         "wall_start": record.wall_start,
         "ttft_ms": ttft * 1e3 if ttft is not None else None,
         "e2e_ms": record.e2e * 1e3,
@@ -52,9 +54,9 @@ class RequestLog:
         self._file = path.open("ab", buffering=0)
         self._count = 0
 
-    def write(self, record: RequestRecord) -> None:
+    def write(self, record: RequestRecord, retried: bool = False) -> None:
         self._count += 1
-        self._file.write(orjson.dumps(log_line(record, self._count)) + b"\n")
+        self._file.write(orjson.dumps(log_line(record, self._count, retried)) + b"\n")
 
     def close(self) -> None:
         self._file.close()

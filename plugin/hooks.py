@@ -67,6 +67,8 @@ def add_options(parser) -> None:
     g.add_argument("--idle-timeout", type=float, default=60.0, help="Seconds without a byte before failing")
     g.add_argument("--first-token-timeout", type=float, default=0.0, help="Seconds to first token (0 = off)")
     g.add_argument("--request-timeout", type=float, default=0.0, help="Seconds for a whole request (0 = off)")
+    g.add_argument("--retries", type=int, default=0, help="Re-send a request answered 429/503 up to N times")
+    g.add_argument("--retry-max-wait", type=float, default=30.0, help="Longest Retry-After honoured, seconds")
     g.add_argument("--insecure", action="store_true", help="Do not verify TLS certificates")
     g.add_argument("--text-only", action="store_true", help="The target takes no images: refuse image users")
     m.add_argument("--images-per-request", default="1", help="N or MIN-MAX images per request", **ui)
@@ -204,6 +206,15 @@ class LocustReporter:
         as much on the path that caps the whole tool (LOCUST-NOTES section 3)."""
         if self._per_token:
             self._itl_log(gap * 1000, 0)
+
+    def retried(self, record: RequestRecord) -> None:
+        """A 429/503 attempt that was sent again: its own stats row, and the metrics' retry count."""
+        self._fire(request_type="RETRY", name=self._name, response_time=record.e2e * 1000,
+                   response_length=record.response_bytes, exception=LLMRequestError(record.error), context={})
+        runtime = self._runtime
+        (runtime.pending if self._worker else runtime.metrics).add_retry(record)
+        if runtime.request_log is not None:
+            runtime.request_log.write(record, retried=True)
 
     def done(self, record: RequestRecord) -> None:
         exception = None if record.ok else LLMRequestError(record.error)

@@ -25,7 +25,7 @@ from payloads.prompts import PromptFactory
 from payloads.random_dataset import RandomDataset
 from payloads.replay import Replay, load_dataset
 from payloads.request import SampleRequest
-from transport.client import ChatClient, Reporter
+from transport.client import ChatClient, Reporter, RetryPolicy
 from transport.http import StreamingHttp
 
 
@@ -68,7 +68,7 @@ class Runtime:
         return ChatClient(
             http, reporter, self.count_tokens,
             first_token_timeout=s.first_token_timeout or None, total_timeout=s.request_timeout or None,
-            idle_timeout=s.idle_timeout,
+            idle_timeout=s.idle_timeout, retry=RetryPolicy(s.retries, s.retry_max_wait),
         )
 
     def body_for(self, sample: SampleRequest) -> dict:

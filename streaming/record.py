@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(slots=True)
@@ -51,6 +51,21 @@ class RequestRecord:
     custom_id: str = ""
     turn: int = 0
     """Turn index in a multi-turn conversation (0 for single-turn traffic)."""
+    attempts: int = 1
+    """1, or more when a retry policy re-sent the request after a 429/503."""
+    retry_after: float | None = None
+    """The server's ``Retry-After`` in seconds, when it sent one."""
+
+    def next_attempt(self) -> RequestRecord:
+        """Keep this attempt's outcome in a copy; reset what the response filled in, for a retry."""
+        done = replace(self, token_times=self.token_times, text_parts=self.text_parts)
+        self.token_times, self.text_parts = array("d"), []
+        self.t_first = self.t_end = 0.0
+        self.status, self.finish_reason, self.usage, self.done_marker = 0, None, None, False
+        self.output_tokens, self.output_tokens_source, self.response_bytes = 0, "", 0
+        self.error, self.request_id, self.retry_after = None, "", None
+        self.attempts += 1
+        return done
 
     @property
     def ok(self) -> bool:

@@ -1,8 +1,9 @@
 """Timing is the product: the client's numbers against a server whose timing is known."""
 
 import pytest
-from emulator.launch import start_emulator
 from locust_run import read_jsonl, run_locust
+
+from emulator.launch import start_emulator
 
 pytestmark = pytest.mark.load
 

@@ -3,8 +3,9 @@
 from collections import Counter
 
 import pytest
-from emulator.launch import start_emulator
 from locust_run import read_jsonl, run_locust
+
+from emulator.launch import start_emulator
 
 pytestmark = pytest.mark.load
 

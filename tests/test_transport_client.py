@@ -7,7 +7,7 @@ import pytest
 from gevent.server import StreamServer
 
 from streaming.record import RequestRecord
-from transport.client import ChatClient
+from transport.client import ChatClient, RetryPolicy
 from transport.http import StreamingHttp, Target
 
 CHUNK = b'data: {"choices":[{"index":0,"delta":{"content":" hi"},"finish_reason":null}]}\n\n'
@@ -158,3 +158,38 @@ def test_connection_is_replaced_after_a_body_left_unread():
     second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
     server.stop()
     assert first.error.startswith("expected text/event-stream") and second.ok
+
+
+def test_429_is_retried_after_retry_after_and_counted_apart():
+    calls = []
+
+    def script(sock):
+        calls.append(1)
+        if len(calls) == 1:
+            body = b'{"error":{"message":"slow down","code":429}}'
+            sock.sendall(b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+                         b"Retry-After: 0\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            return
+        sock.sendall(SSE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+
+    server = serve(script)
+    recorder = Recorder()
+    recorder.retried = lambda record: recorder.calls.append(("retried", record))
+    http = StreamingHttp(Target("http", "127.0.0.1", server.server_port), {})
+    client = ChatClient(http, recorder, retry=RetryPolicy(retries=2))
+    record = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    server.stop()
+    kinds = [c[0] for c in recorder.calls]
+    assert kinds == ["retried", "first", "done"]
+    assert recorder.calls[0][1].error == "HTTP 429: slow down" and recorder.calls[0][1].retry_after == 0
+    assert record.ok and record.attempts == 2
+
+
+def test_without_a_retry_policy_a_429_is_one_failure():
+    def script(sock):
+        sock.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+
+    server = serve(script)
+    record, recorder = send(server)
+    server.stop()
+    assert record.error == "HTTP 429" and [c[0] for c in recorder.calls] == ["done"]

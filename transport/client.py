@@ -12,6 +12,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
 
@@ -34,6 +35,9 @@ class Reporter(Protocol):
     def token(self, record: RequestRecord, gap: float) -> None: ...
 
     def done(self, record: RequestRecord) -> None: ...
+
+    def retried(self, record: RequestRecord) -> None:
+        """An attempt that failed with 429/503 and was sent again (counted apart from requests)."""
 
 
 class FirstTokenTimeout(Exception):
@@ -79,6 +83,23 @@ class IdleWatchdog:
 WATCHDOG = IdleWatchdog()
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Opt-in retries of 429 and 503 answers, honouring ``Retry-After`` up to ``max_wait``."""
+
+    retries: int = 0
+    max_wait: float = 30.0
+    default_wait: float = 1.0
+    statuses: frozenset[int] = frozenset({429, 503})
+
+    def wait_for(self, record: RequestRecord) -> float | None:
+        """Seconds to wait before sending again, or None when the attempt stands."""
+        if record.status not in self.statuses or record.attempts > self.retries:
+            return None
+        wait = record.retry_after if record.retry_after is not None else self.default_wait
+        return min(max(wait, 0.0), self.max_wait)
+
+
 class ChatClient:
     """Sends chat (or completions) requests and measures their streams."""
 
@@ -90,8 +111,10 @@ class ChatClient:
         first_token_timeout: float | None = None,
         total_timeout: float | None = None,
         idle_timeout: float = 60.0,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
         self.http = http
+        self.retry = retry
         self.idle_timeout = idle_timeout
         self.reporter = reporter
         self.count_tokens = count_tokens
@@ -99,8 +122,26 @@ class ChatClient:
         self.total_timeout = total_timeout
 
     def send(self, path: str, body: dict, record: RequestRecord) -> RequestRecord:
-        """POST ``body`` to ``path``, read the whole response into ``record``, report it."""
+        """POST ``body`` to ``path``, read the whole response into ``record``, report it once.
+
+        Under a :class:`RetryPolicy`, a 429/503 attempt is reported as retried and the
+        request is sent again after ``Retry-After``; ``record`` ends with the last attempt.
+        """
         payload = orjson.dumps(body)
+        while True:
+            try:
+                self._attempt(path, body, payload, record)
+            except GreenletExit:
+                self.reporter.done(record)  # counted once, as "cancelled", then the stop goes on
+                raise
+            wait = self.retry.wait_for(record)
+            if wait is None:
+                self.reporter.done(record)
+                return record
+            self.reporter.retried(record.next_attempt())
+            gevent.sleep(wait)
+
+    def _attempt(self, path: str, body: dict, payload: bytes, record: RequestRecord) -> None:
         streamed = bool(body.get("stream"))
         record.request_bytes = len(payload)
         record.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
@@ -140,8 +181,6 @@ class ChatClient:
             if record.error is not None or not record.t_end:
                 record.t_end = perf_counter()
             self.http.finish(response)
-            self.reporter.done(record)
-        return record
 
     def _read(
         self,
@@ -161,6 +200,9 @@ class ChatClient:
 
         content_type = response.get("content-type") or ""
         record.request_id = response.get("x-request-id") or ""
+        retry_after = response.get("retry-after")
+        if retry_after and retry_after.strip().isdigit():
+            record.retry_after = float(retry_after)
         consume_response(
             record, response.status_code, content_type, chunks, path, streamed,
             self.count_tokens, on_first, reporter.token,

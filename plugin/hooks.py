@@ -21,6 +21,7 @@ from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize, write_json
 from plugin.runtime import Runtime, make_sampler, probe_target
 from streaming.record import RequestRecord
+from transport.client import IN_FLIGHT
 
 log = logging.getLogger("llm")
 REPORT_KEY = "llm_metrics"
@@ -165,9 +166,23 @@ def on_init(environment: Environment, **_kw) -> None:
         fail(str(exc))
 
 
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_kw) -> None:
+    """Let requests in flight finish (up to ``--stop-timeout``), cancel the rest: each counted once.
+
+    Locust's own stop does not wait for a task that is blocked in a long stream.
+    """
+    if isinstance(environment.runner, MasterRunner):
+        return
+    cancelled = IN_FLIGHT.drain(environment.stop_timeout or 0.0)
+    if cancelled:
+        log.info("LLM: %d request(s) still in flight at stop were counted as cancelled", cancelled)
+
+
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_kw) -> None:
     """Options may have changed in the web UI's start form: rebuild the runtime if they did."""
+    IN_FLIGHT.reopen()
     old = getattr(environment, "llm_runtime", None)
     if isinstance(environment.runner, MasterRunner) or old is None:
         return

@@ -48,21 +48,24 @@ class IdleTimeout(Exception):
     """No byte arrived within the idle timeout."""
 
 
-class IdleWatchdog:
-    """Fails requests that received no byte for ``idle_timeout`` seconds.
+class InFlight:
+    """The requests this process has in flight: idle timeouts, and a clean stop.
 
-    One greenlet per process checks every in-flight request a few times a second against
-    the arrival time the stream reader keeps anyway, so the per-token path pays nothing
-    (a socket timeout would arm a gevent timer on every read).
+    One greenlet checks every in-flight request a few times a second against the arrival
+    time the stream reader keeps anyway, so the per-token path pays nothing (a socket
+    timeout would arm a gevent timer on every read). At the end of a test, :meth:`drain`
+    lets in-flight requests finish, then cancels the rest, so each is counted exactly once.
     """
 
     def __init__(self, period: float = 0.1) -> None:
         self.period = period
+        self.closed = False
+        """Set by :meth:`drain`: no new request may start (until :meth:`reopen`)."""
         self._watched: dict[gevent.Greenlet, tuple[TimedChunks, float, float]] = {}
         self._runner: gevent.Greenlet | None = None
 
     def watch(self, chunks: TimedChunks, t_start: float, idle_timeout: float) -> None:
-        """Watch the current greenlet's request until :meth:`unwatch`."""
+        """Track the current greenlet's request until :meth:`unwatch`."""
         self._watched[gevent.getcurrent()] = (chunks, t_start, idle_timeout)
         if self._runner is None or self._runner.dead:
             self._runner = gevent.spawn(self._run)
@@ -79,8 +82,26 @@ class IdleWatchdog:
                     self._watched.pop(greenlet, None)
                     gevent.kill(greenlet, IdleTimeout)
 
+    def drain(self, timeout: float) -> int:
+        """Refuse new requests, wait up to ``timeout`` s for those in flight, cancel the rest.
 
-WATCHDOG = IdleWatchdog()
+        Returns how many were cancelled (each is reported as a failure by its client).
+        """
+        self.closed = True
+        deadline = perf_counter() + timeout
+        while self._watched and perf_counter() < deadline:
+            gevent.sleep(self.period)
+        left = list(self._watched)
+        for greenlet in left:
+            greenlet.kill(block=False)
+        gevent.joinall(left, timeout=5)
+        return len(left)
+
+    def reopen(self) -> None:
+        self.closed = False
+
+
+IN_FLIGHT = InFlight()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +148,8 @@ class ChatClient:
         Under a :class:`RetryPolicy`, a 429/503 attempt is reported as retried and the
         request is sent again after ``Retry-After``; ``record`` ends with the last attempt.
         """
+        if IN_FLIGHT.closed:
+            raise GreenletExit  # the test is stopping: send nothing new (nothing to count)
         payload = orjson.dumps(body)
         while True:
             try:
@@ -157,7 +180,7 @@ class ChatClient:
         try:
             for timer in timers:
                 timer.start()
-            WATCHDOG.watch(chunks, record.t_start, self.idle_timeout)
+            IN_FLIGHT.watch(chunks, record.t_start, self.idle_timeout)
             response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
             chunks._read = _line_reader(response)
             self._read(response, chunks, path, streamed, record, first_timer)
@@ -175,7 +198,7 @@ class ChatClient:
         except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
             record.error = transport_error(exc, self.http)
         finally:
-            WATCHDOG.unwatch()
+            IN_FLIGHT.unwatch()
             for timer in timers:
                 timer.close()
             if record.error is not None or not record.t_end:

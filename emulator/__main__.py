@@ -10,7 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from emulator.config import ConfigError, EmulatorConfig, parse_args
-from emulator.server import Emulator, listen, serve
+from emulator.net import listen
+from emulator.server import Emulator, serve
 from emulator.tokens import load_tokenizer
 
 try:

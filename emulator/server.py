@@ -16,7 +16,9 @@ from emulator.chunks import ChatChunkFormat, ChunkFormat, CompletionChunkFormat,
 from emulator.config import EmulatorConfig
 from emulator.faults import BODY_FAULTS, HTTP_FAULTS, FaultPicker
 from emulator.log import RequestLog, RequestRecord
-from emulator.script import Event, StreamShape, split_pieces, stream_events
+from emulator.net import ArrivalClock
+from emulator.player import Player
+from emulator.script import StreamShape, split_pieces, stream_events
 from emulator.timing import LoadModel, Pacer, Schedule
 from emulator.tokens import OutputWords, PromptCounter
 from emulator.validate import BadRequest, GenOptions, parse_chat, parse_completion
@@ -32,54 +34,6 @@ class Prepared:
     prompt_tokens: int
     images: list[ImageInfo]
     options: GenOptions
-
-
-class ArrivalClock:
-    """When each connection last received bytes.
-
-    A request's t0 is its arrival, not the moment its handler got to run: in a burst, handlers
-    wait for each other on the one event loop, and that wait must count as server time.
-    """
-
-    def __init__(self) -> None:
-        self._last: dict[asyncio.BaseTransport, float] = {}
-
-    def arrival(self, transport: asyncio.BaseTransport | None, now: float) -> float:
-        return min(now, self._last.get(transport, now)) if transport is not None else now
-
-    def protocol_factory(self, make: Callable[[], asyncio.Protocol]) -> Callable[[], asyncio.Protocol]:
-        return lambda: _StampingProtocol(make(), self._last)
-
-
-class _StampingProtocol(asyncio.Protocol):
-    """Wraps aiohttp's protocol, noting the time of each data_received before passing it on."""
-
-    def __init__(self, inner: asyncio.Protocol, last: dict[asyncio.BaseTransport, float]) -> None:
-        self._inner = inner
-        self._last = last
-        self._transport: asyncio.BaseTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
-        self._inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self._transport is not None:
-            self._last[self._transport] = time.perf_counter()
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._last.pop(self._transport, None)  # type: ignore[arg-type]
-        self._inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
 
 
 def new_id(prefix: str) -> str:
@@ -241,52 +195,6 @@ class Emulator:
         return web.Response(body=body, content_type="application/json")
 
 
-class Player:
-    """Writes a stream's events to the response when each is due.
-
-    Events already due go out together in one write; the last write also ends the chunked body,
-    unless the stream is cut. Without pacers (all delays zero) the whole stream is one write.
-    """
-
-    def __init__(self, response: web.StreamResponse, pacers: tuple[Pacer, Pacer] | None) -> None:
-        self._response = response
-        self._pacers = pacers
-        self._pending: list[bytes] = []
-        self._pending_tokens = 0
-        self.sent_tokens = 0
-        self.first_content_at: float | None = None  # perf_counter when the first token went out
-
-    async def play(self, events: list[Event], schedule: Schedule) -> bool:
-        """Write the events; returns False if the client went away before the end."""
-        try:
-            for event in events:
-                first_token = schedule.tokens == 0 and event.tokens > 0
-                due = schedule.advance(event.tokens, event.pause_s)
-                if self._pacers is not None and due > time.perf_counter():
-                    await self._flush()
-                    await self._pacers[0 if first_token else 1].until(due)
-                self._pending.append(event.data)
-                self._pending_tokens += event.tokens
-                if event.close:
-                    await self._flush()
-                    return True
-            await self._flush(end=True)
-        except ConnectionResetError:
-            return False
-        return True
-
-    async def _flush(self, end: bool = False) -> None:
-        if not self._pending and not end:
-            return
-        data = b"".join(self._pending)
-        await (self._response.write_eof(data) if end else self._response.write(data))
-        if self._pending_tokens and self.first_content_at is None:
-            self.first_content_at = time.perf_counter()
-        self.sent_tokens += self._pending_tokens
-        self._pending_tokens = 0
-        self._pending.clear()
-
-
 def _since_ms(t0: float, t: float | None) -> float | None:
     return (t - t0) * 1000 if t is not None else None
 
@@ -319,23 +227,6 @@ def build_app(emulator: Emulator) -> web.Application:
     app.on_response_prepare.append(_add_request_id)
     app.on_cleanup.append(emulator.close)
     return app
-
-
-def listen(host: str, port: int) -> tuple[socket.socket, str]:
-    """A listening socket on host:port (port 0: a free one) and its http:// URL."""
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(1024)
-    sock.setblocking(False)
-    bound_host, bound_port = sock.getsockname()[:2]
-    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-    return sock, f"http://{shown}:{bound_port}"
 
 
 async def serve(emulator: Emulator, sock: socket.socket, url: str, stop: asyncio.Event) -> None:

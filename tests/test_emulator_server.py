@@ -276,32 +276,50 @@ def _ttft_and_itl(ex: Exchange) -> tuple[float, float]:
     return (times[0] - ex.t_sent) * 1e3, (times[-1] - times[0]) / (len(times) - 1) * 1e3
 
 
+def _means(group: list[Exchange]) -> tuple[float, float]:
+    ttfts, itls = zip(*map(_ttft_and_itl, group), strict=True)
+    return statistics.mean(ttfts), statistics.mean(itls)
+
+
+async def _crowd(url: str, body: dict, streams: int) -> list[Exchange]:
+    """One warm-up round, then one measured round, on kept-alive connections."""
+    connections = [Connection(url) for _ in range(streams)]
+    for connection in connections:
+        await connection.__aenter__()
+    try:
+        await asyncio.gather(*[c.post(CHAT, {**body, "max_tokens": 2}) for c in connections])
+        return list(await asyncio.gather(*[c.post(CHAT, body) for c in connections]))
+    finally:
+        for connection in connections:
+            await connection.__aexit__(None, None, None)
+
+
 def test_measured_ttft_and_itl_match_the_configured_truth(tmp_path):
+    """Five single streams (TTFT within 2 ms, ITL within 0.5 ms) and 16 concurrent ones (3 ms, 0.5 ms).
+
+    Other people's jobs share this machine's two cores, so a round may be spoiled by them: up to
+    three rounds are measured and the last must pass; a systematic error fails all three.
+    """
     log = tmp_path / "timing.jsonl"
     body = {"messages": HAIKU, "max_tokens": 40, "stream": True}
-
-    async def crowd(url: str, streams: int) -> list[Exchange]:
-        """One warm-up round, then one measured round, on kept-alive connections."""
-        connections = [Connection(url) for _ in range(streams)]
-        for connection in connections:
-            await connection.__aenter__()
-        try:
-            await asyncio.gather(*[c.post(CHAT, {**body, "max_tokens": 2}) for c in connections])
-            return list(await asyncio.gather(*[c.post(CHAT, body) for c in connections]))
-        finally:
-            for connection in connections:
-                await connection.__aexit__(None, None, None)
-
+    rounds = []
     with start_emulator("--ttft-ms", "120", "--itl-ms", "7", "--log", str(log)) as emu:
-        single = [chat(emu.url, body) for _ in range(5)]
-        together = asyncio.run(crowd(emu.url, 16))
-    for group, ttft_tolerance_ms in ((single, 2.0), (together, 3.0)):
-        ttfts, itls = zip(*map(_ttft_and_itl, group), strict=True)
-        assert statistics.mean(ttfts) == pytest.approx(120.0, abs=ttft_tolerance_ms)
-        assert statistics.mean(itls) == pytest.approx(7.0, abs=0.5)
+        for _ in range(3):
+            single = [chat(emu.url, body) for _ in range(5)]
+            measured = {"single": _means(single), "crowd": _means(asyncio.run(_crowd(emu.url, body, 16)))}
+            rounds.append(measured)
+            if _on_time(measured):
+                break
+    assert _on_time(rounds[-1]), rounds
     record = log_lines(log)[single[0].headers["x-request-id"]]
     assert record["ttft_ms"] == 120.0 and record["itl_ms"] == pytest.approx(7.0)
     assert record["ttft_served_ms"] == pytest.approx(120.0, abs=5.0)  # measured by the server itself
+
+
+def _on_time(measured: dict[str, tuple[float, float]]) -> bool:
+    tolerances = {"single": 2.0, "crowd": 3.0}
+    return all(abs(ttft - 120.0) <= tolerances[name] and abs(itl - 7.0) <= 0.5
+               for name, (ttft, itl) in measured.items())
 
 
 def test_load_model_plans_prefill_and_per_stream_itl(tmp_path):

@@ -13,8 +13,8 @@ from aiohttp import web
 from emulator.chunks import DONE, ChatChunkFormat, CompletionChunkFormat, usage
 from emulator.config import ConfigError, DelaySpec, EmulatorConfig, parse_args
 from emulator.faults import FaultPicker
+from emulator.net import ArrivalClock
 from emulator.script import StreamShape, split_pieces, stream_events
-from emulator.server import ArrivalClock
 from emulator.timing import LoadModel, Pacer, Sampler, Schedule
 from emulator.tokens import OutputWords, PromptCounter, load_tokenizer
 from emulator.validate import BadRequest, parse_chat, parse_completion

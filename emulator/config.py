@@ -91,7 +91,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> _Parser:
-    p = _Parser(prog="python -m emulator", description="OpenAI-compatible chat server with known timing.")
+    p = _Parser(prog="python -m emulator", description="OpenAI-compatible chat server with known timing.",
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="bind address; must be loopback unless allowed")
     p.add_argument("--port", type=int, default=8000, help="TCP port; 0 picks a free one")
     p.add_argument("--allow-non-loopback", action="store_true", help="permit a non-loopback --host")

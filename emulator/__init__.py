@@ -1,0 +1,24 @@
+"""An OpenAI-compatible chat server whose timing is known: the load generator's reference target.
+
+Run it with ``python -m emulator --port 0 --ttft-ms 120 --itl-ms 7`` (it prints one line,
+``emulator listening on http://HOST:PORT``), or from Python with ``emulator.launch.start_emulator``.
+
+Endpoints: ``POST /v1/chat/completions`` and ``POST /v1/completions`` (streamed as SSE or not),
+``GET /v1/models``, ``GET /health``. Every response carries ``x-request-id`` (the completion's id).
+
+What it sends is real text: words that are one token each with the loaded tokenizer, so the text
+re-tokenizes to exactly ``usage.completion_tokens``. ``usage.prompt_tokens`` is the chat template's
+token count plus the vision tokens of each image (rule in ``emulator.vision``).
+
+Timing truth (``emulator.timing``): the first content chunk goes out TTFT after the request arrived,
+then one chunk per ITL (times ``--tokens-per-chunk``), against absolute deadlines; prefill and
+concurrency terms make it behave like a continuous-batching server. ``--log PATH`` writes one JSONL
+line per completion request with the planned ``ttft_ms`` / ``itl_ms`` and the served ``ttft_served_ms``.
+
+Server variants (``--usage-mode``, ``--no-done``, ``--content-in-finish``) reproduce the stream shapes
+of vLLM, ``transformers serve`` and llama.cpp (shared/SERVERS.md); ``--fault NAME=RATE`` injects
+seeded faults (``emulator.config.FAULTS``), each logged under its name.
+
+Modules: config (options), validate (requests), tokens, vision, timing, script (what a stream sends),
+chunks (its bytes), player (when it sends them), faults, log, net, server (routes), launch, probe.
+"""

@@ -9,9 +9,10 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from locust_run import REPO
 
 from emulator.launch import start_emulator
+
+from locust_run import REPO
 
 BATCH_WITH_BAD_LINE = (
     '{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", '

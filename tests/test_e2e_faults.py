@@ -4,7 +4,9 @@ import time
 from collections import Counter
 
 import pytest
+
 from emulator.launch import start_emulator
+
 from locust_run import read_jsonl, run_locust
 
 pytestmark = pytest.mark.load

@@ -1,9 +1,10 @@
 """Timing is the product: the client's numbers against a server whose timing is known."""
 
 import pytest
-from locust_run import read_jsonl, run_locust
 
 from emulator.launch import start_emulator
+
+from locust_run import read_jsonl, run_locust
 
 pytestmark = pytest.mark.load
 

@@ -3,9 +3,10 @@
 from collections import Counter
 
 import pytest
-from locust_run import read_jsonl, run_locust
 
 from emulator.launch import start_emulator
+
+from locust_run import read_jsonl, run_locust
 
 pytestmark = pytest.mark.load
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import logging
 import sys
 
@@ -183,6 +184,8 @@ def on_test_stop(environment: Environment, **_kw) -> None:
 def on_test_start(environment: Environment, **_kw) -> None:
     """Options may have changed in the web UI's start form: rebuild the runtime if they did."""
     IN_FLIGHT.reopen()
+    gc.collect()
+    gc.freeze()  # start-up objects (tokenizer, corpus) leave the collector's view: shorter pauses mid-stream
     old = getattr(environment, "llm_runtime", None)
     if isinstance(environment.runner, MasterRunner) or old is None:
         return

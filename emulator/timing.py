@@ -9,9 +9,10 @@ The active count is read when each gap is planned, like a continuous-batching se
 decode steps slow down while the batch is larger.
 
 Delivery is unbiased on average, not always late: the event loop's timers have 1 ms granularity
-and a burst of due streams is written one after another, so the Pacer learns its mean lateness
+and a burst of due streams is written one after another, so a Pacer learns its mean lateness
 (an exponential average) and aims that much early. Single writes land within about +-0.5 ms of
-their deadline when idle (+-2 ms in bursts of 64 streams), with a mean error near zero.
+their deadline when idle (+-2 ms in bursts of 64 streams), with a mean error near zero. The
+server keeps one Pacer for first tokens and one for the rest, as they meet different bursts.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 import http.client
 import io
 import json
@@ -283,15 +284,10 @@ def _means(group: list[Exchange]) -> tuple[float, float]:
 
 async def _crowd(url: str, body: dict, streams: int) -> list[Exchange]:
     """One warm-up round, then one measured round, on kept-alive connections."""
-    connections = [Connection(url) for _ in range(streams)]
-    for connection in connections:
-        await connection.__aenter__()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(Connection(url)) for _ in range(streams)]
         await asyncio.gather(*[c.post(CHAT, {**body, "max_tokens": 2}) for c in connections])
         return list(await asyncio.gather(*[c.post(CHAT, body) for c in connections]))
-    finally:
-        for connection in connections:
-            await connection.__aexit__(None, None, None)
 
 
 def test_measured_ttft_and_itl_match_the_configured_truth(tmp_path):

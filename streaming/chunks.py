@@ -52,19 +52,20 @@ def _tool_call_text(calls: list) -> str:
     return "".join(parts)
 
 
+def _message_text(part: dict) -> str | None:
+    """The text a delta or message carries: content, reasoning content, or tool calls."""
+    piece = part.get("content") or part.get("reasoning_content") or part.get("reasoning")
+    if piece:
+        return piece
+    calls = part.get("tool_calls")
+    return _tool_call_text(calls) if calls else None
+
+
 def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
     """A ``chat.completion.chunk``: content, reasoning content and tool-call deltas are tokens."""
     choice = _common(obj, record)
-    if choice is None:
-        return None
-    delta = choice.get("delta")
-    if not delta:
-        return None
-    piece = delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning")
-    if piece:
-        return piece
-    calls = delta.get("tool_calls")
-    return _tool_call_text(calls) if calls else None
+    delta = choice.get("delta") if choice is not None else None
+    return _message_text(delta) if delta else None
 
 
 def completion_chunk(obj: dict, record: RequestRecord) -> str | None:
@@ -76,14 +77,8 @@ def completion_chunk(obj: dict, record: RequestRecord) -> str | None:
 def chat_body(obj: dict, record: RequestRecord) -> str | None:
     """A whole non-streamed ``chat.completion``: the message's text."""
     choice = _common(obj, record)
-    if choice is None:
-        return None
-    message = choice.get("message") or {}
-    text = message.get("content") or message.get("reasoning_content") or message.get("reasoning")
-    if text:
-        return text
-    calls = message.get("tool_calls")
-    return _tool_call_text(calls) if calls else None
+    message = choice.get("message") if choice is not None else None
+    return _message_text(message) if message else None
 
 
 def completion_body(obj: dict, record: RequestRecord) -> str | None:

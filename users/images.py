@@ -7,29 +7,36 @@ from streaming.record import RequestRecord
 from users.text import TextChatUser
 
 
-class Base64ImageChatUser(TextChatUser):
-    """Sends the prompt with ``--images-per-request`` images inlined as ``data:`` URIs."""
+class ImageChatUser(TextChatUser):
+    """The text prompt with ``--images-per-request`` images after (or before) it."""
+
+    abstract = True
+
+    def image_refs(self) -> list[str]:
+        """The image references for the next request."""
+        raise NotImplementedError
+
+    def next_request(self) -> tuple[dict, RequestRecord]:
+        body, record = super().next_request()
+        refs = self.image_refs()
+        body["messages"] = attach_images(body["messages"], refs, self.runtime.images.options.text_first)
+        record.images = len(refs)
+        return body, record
+
+
+class Base64ImageChatUser(ImageChatUser):
+    """Images inlined as ``data:`` URIs, from a pool built before the run."""
 
     traffic_class = "base64"
 
-    def next_request(self) -> tuple[dict, RequestRecord]:
-        body, record = super().next_request()
-        supply = self.runtime.images
-        uris = supply.data_uris()
-        body["messages"] = attach_images(body["messages"], uris, supply.options.text_first)
-        record.images = len(uris)
-        return body, record
+    def image_refs(self) -> list[str]:
+        return self.runtime.images.data_uris()
 
 
-class ImageUrlChatUser(TextChatUser):
-    """Sends the prompt with image URLs the target fetches (a list file, or this run's server)."""
+class ImageUrlChatUser(ImageChatUser):
+    """Image URLs the target fetches: a ``--image-url-file``, or this run's own image server."""
 
     traffic_class = "image-url"
 
-    def next_request(self) -> tuple[dict, RequestRecord]:
-        body, record = super().next_request()
-        supply = self.runtime.images
-        urls = supply.urls()
-        body["messages"] = attach_images(body["messages"], urls, supply.options.text_first)
-        record.images = len(urls)
-        return body, record
+    def image_refs(self) -> list[str]:
+        return self.runtime.images.urls()

@@ -142,7 +142,7 @@ def get_runtime(environment: Environment) -> Runtime:
 
 def check_user_classes(settings: Settings, user_classes: list) -> None:
     """Image traffic needs a chat endpoint on a target that takes images (seed 000)."""
-    image_classes = sorted(c.__name__ for c in user_classes if getattr(c, "traffic_class", "text") != "text")
+    image_classes = sorted(c.__name__ for c in user_classes if getattr(c, "sends_images", False))
     if not image_classes:
         return
     if settings.endpoint != ENDPOINTS["chat"]:

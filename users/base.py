@@ -20,6 +20,8 @@ class ChatUser(User):
     wait_time = constant(0)
     traffic_class: str = "text"
     """Label of this traffic in stats and reports (per-class rows)."""
+    sends_images: bool = False
+    """True for users whose requests carry images (refused by text-only targets and endpoints)."""
 
     def on_start(self) -> None:
         self.runtime = get_runtime(self.environment)

@@ -11,6 +11,7 @@ class ImageChatUser(TextChatUser):
     """The text prompt with ``--images-per-request`` images after (or before) it."""
 
     abstract = True
+    sends_images = True
 
     def image_refs(self) -> list[str]:
         """The image references for the next request."""

@@ -24,7 +24,7 @@ from geventhttpclient.response import HTTPSocketPoolResponse
 from streaming.record import RequestRecord
 from streaming.sse import TimedChunks
 from streaming.stream import consume_response
-from transport.http import StreamingHttp
+from transport.http import StreamingHttp, arrival_clock
 
 
 class Reporter(Protocol):
@@ -182,7 +182,11 @@ class ChatClient:
                 timer.start()
             IN_FLIGHT.watch(chunks, record.t_start, self.idle_timeout)
             response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
+            sock = self.http.socket
+            if sock is not None and sock.sent:
+                record.t_start = sock.sent  # when the request really left, after any connect
             chunks._read = _line_reader(response)
+            chunks._clock = arrival_clock(sock)
             self._read(response, chunks, path, streamed, record, first_timer)
         except GreenletExit:
             record.error = "cancelled: test stopped mid-request"

@@ -7,14 +7,86 @@ stamped when its bytes arrive (LOCUST-NOTES section 2); readers that fill a buff
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
+import struct
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from urllib.parse import urlsplit
 
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+SO_TIMESTAMPNS = 35  # Linux (x86-64, arm64): the kernel stamps each packet's arrival; SCM_TIMESTAMPNS too
+_TIMESPEC = struct.Struct("qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
+
+
+class StampedSocket:
+    """A socket that notes when a request left and when each read's bytes arrived.
+
+    ``sent`` is ``perf_counter()`` at the first send after the last read: the moment the
+    current request was handed to the kernel (connecting and waiting for a pooled
+    connection come before it). ``rx_time`` is the kernel's arrival time of the last
+    read's bytes (``SO_TIMESTAMPNS``, as a ``time.time()`` value) or 0.0 when there is none
+    (TLS, other platforms): a stamp taken in Python when ``recv`` returns is late by however
+    long the event loop was busy with other streams; the kernel's is not.
+    """
+
+    __slots__ = ("_sock", "rx_time", "sent", "_reading", "_stamps")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.rx_time = 0.0
+        self.sent = 0.0
+        self._reading = True
+        self._stamps = False
+        if _ANCILLARY and sys.platform.startswith("linux") and not hasattr(sock, "_sslobj"):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                self._stamps = True
+            except OSError:
+                pass
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        if self._reading:
+            self.sent, self._reading = perf_counter(), False
+        self._sock.sendall(data, flags)
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        self._reading = True
+        if flags or not self._stamps:
+            return self._sock.recv(size, flags)
+        data, ancillary, _, _ = self._sock.recvmsg(size, _ANCILLARY)
+        self.rx_time = 0.0
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
+                seconds, nanos = _TIMESPEC.unpack_from(payload)
+                self.rx_time = seconds + nanos * 1e-9
+        return data
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def arrival_clock(sock: StampedSocket | None) -> Callable[[], float]:
+    """A clock for a response's reads: the kernel's arrival time of the last read's bytes on
+    the ``perf_counter()`` scale where the socket has it, else ``perf_counter()`` at return."""
+    if sock is None or not sock._stamps:
+        return perf_counter
+    offset = time.time() - perf_counter()
+
+    def clock() -> float:
+        now = perf_counter()
+        rx = sock.rx_time
+        return min(rx - offset, now) if rx else now
+
+    return clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +156,35 @@ class StreamingHttp:
             if not verify_tls:
                 self._kw["insecure"] = True
                 self._kw["ssl_options"] = {"cert_reqs": ssl.CERT_NONE}
+        self.socket: StampedSocket | None = None
+        """The socket of the latest request (its send and arrival stamps)."""
         self._client = self._connect()
 
     def _connect(self) -> HTTPClient:
-        return HTTPClient(self.target.host, self.target.port, **self._kw)
+        client = HTTPClient(self.target.host, self.target.port, **self._kw)
+        pool = client._connection_pool  # geventhttpclient's pool (pinned version): stamp its sockets
+        get_socket = pool.get_socket
+
+        def stamped_socket() -> StampedSocket:
+            sock = get_socket()
+            if not isinstance(sock, StampedSocket):
+                sock = StampedSocket(sock)
+            self.socket = sock
+            return sock
+
+        pool.get_socket = stamped_socket
+        return client
 
     def post(self, path: str, body: bytes, accept: str) -> HTTPSocketPoolResponse:
         """Send a JSON body; return the response with its headers read."""
         headers = {**self._headers, "Accept": accept}
         return self._client.request("POST", self.target.prefix + path, body=body, headers=headers)
+
+    def preconnect(self) -> None:
+        """Open the connection ahead of the first request (errors wait for that request)."""
+        pool = self._client._connection_pool
+        with contextlib.suppress(OSError):
+            pool.return_socket(pool.get_socket())
 
     def finish(self, response: HTTPSocketPoolResponse | None) -> None:
         """Give the connection back, or drop it when the body was not read to its end."""

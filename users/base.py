@@ -27,6 +27,7 @@ class ChatUser(User):
         self.runtime = get_runtime(self.environment)
         self.path = self.runtime.settings.endpoint
         self.client = self.runtime.new_client(reporter_for(self.environment, self.path, self.traffic_class))
+        self.client.http.preconnect()  # a burst of first requests should not also be a burst of connects
 
     def on_stop(self) -> None:
         self.client.http.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import os
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DISTRIBUTIONS = ("const", "uniform", "normal", "exponential", "lognormal")
 SPREAD_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
@@ -70,6 +71,8 @@ class EmulatorConfig:
     faults: tuple[tuple[str, float], ...] = ()
     stall_s: float = 30.0
     log_path: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    """When set, every /v1 request must carry ``Authorization: Bearer <key>`` (else 401)."""
 
     @property
     def instant(self) -> bool:
@@ -119,6 +122,8 @@ def _build_parser() -> _Parser:
     p.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
                    help=f"inject a fault in a fraction of requests (repeatable): {'|'.join(FAULTS)}")
     p.add_argument("--stall-s", type=float, default=30.0, help="silence of the stall fault, seconds")
+    p.add_argument("--api-key-env", default=None, metavar="NAME",
+                   help="require the API key held in this environment variable (401 otherwise)")
     p.add_argument("--log", dest="log_path", default=None, metavar="PATH", help="JSONL request log")
     return p
 
@@ -151,10 +156,20 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         faults=parse_faults(ns.fault),
         stall_s=_non_negative("--stall-s", ns.stall_s),
         log_path=ns.log_path,
+        api_key=_api_key(ns.api_key_env),
     )
     if not config.allow_non_loopback:
         check_loopback(config.host)
     return config
+
+
+def _api_key(env_name: str | None) -> str | None:
+    if env_name is None:
+        return None
+    key = os.environ.get(env_name)
+    if not key:
+        raise ConfigError(f"--api-key-env {env_name}: the variable is not set or empty")
+    return key
 
 
 def parse_faults(specs: Sequence[str]) -> tuple[tuple[str, float], ...]:

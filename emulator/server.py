@@ -218,8 +218,24 @@ async def _add_request_id(request: web.Request, response: web.StreamResponse) ->
     response.headers.setdefault("x-request-id", request.get("request_id") or new_id("req-"))
 
 
+def _require_key(key: str):
+    """A middleware answering 401 (OpenAI-style) to /v1 requests without ``Bearer <key>``."""
+    expected = f"Bearer {key}"
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        if request.path.startswith("/v1/") and request.headers.get("Authorization") != expected:
+            body = error_body(401, "AuthenticationError", "missing or invalid API key")
+            return web.Response(status=401, body=body, content_type="application/json")
+        return await handler(request)
+
+    return check
+
+
 def build_app(emulator: Emulator) -> web.Application:
-    app = web.Application(client_max_size=int(emulator.config.max_body_mb * 2**20))
+    key = emulator.config.api_key
+    app = web.Application(client_max_size=int(emulator.config.max_body_mb * 2**20),
+                          middlewares=[_require_key(key)] if key else [])
     app.router.add_post("/v1/chat/completions", emulator.chat)
     app.router.add_post("/v1/completions", emulator.completions)
     app.router.add_get("/v1/models", emulator.models)

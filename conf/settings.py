@@ -163,6 +163,8 @@ def _image_options(get: Any) -> ImageOptions:
         quality=_positive("image-quality", get("image_quality", 85)),
         unique=bool(get("unique_images", False)),
         pool_size=_positive("image-pool-size", get("image_pool_size", 16)),
+        files=tuple(f for f in (get("image_files") or "").split(",") if f),
+        max_mb=_positive("image-max-mb", get("image_max_mb", 20.0), float),
         url_file=get("image_url_file") or None,
         server_host=get("image_server_host", "127.0.0.1"),
         server_port=_positive("image-server-port", get("image_server_port", 0), zero_ok=True),

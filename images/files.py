@@ -42,8 +42,11 @@ def load_image_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Enc
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             mime, size = Image.MIME.get(image.format or ""), image.size
-    except (UnidentifiedImageError, Image.DecompressionBombError) as error:
-        raise ImageError(f"image file {str(path)!r} is not an image Pillow can read ({error})") from None
+    except UnidentifiedImageError:
+        accepted = "JPEG, PNG, WebP, GIF"
+        raise ImageError(f"image file {str(path)!r} is not an image; accepted: {accepted}") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"image file {str(path)!r} is too large to decode ({error})") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageError(f"image file {str(path)!r} is damaged: {error}") from None
     if mime is None:

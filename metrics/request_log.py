@@ -37,6 +37,7 @@ def log_line(record: RequestRecord, number: int, retried: bool = False) -> dict:
         "itl_ms_mean": sum(itls) / len(itls) * 1e3 if itls else None,
         "token_chunks": len(record.token_times),
         "payload_tokens": record.payload_tokens,
+        "template_overhead": record.template_overhead,
         "input_tokens": record.input_tokens,
         "output_tokens": record.output_tokens,
         "output_tokens_source": record.output_tokens_source,

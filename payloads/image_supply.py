@@ -11,6 +11,7 @@ import itertools
 import random
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from images.files import load_url_list
 from images.pool import ImagePool
@@ -32,6 +33,10 @@ class ImageOptions:
     unique: bool = False
     """A different image every request (defeats a server's image cache)."""
     pool_size: int = 16
+    files: tuple[str, ...] = ()
+    """Image files to send instead of synthetic images (a folder stands for the images in it)."""
+    max_mb: float = 20.0
+    """Largest image file accepted, in MB."""
     url_file: str | None = None
     """A file of image URLs; when unset, the run serves its pool on ``server_host``."""
     server_host: str = "127.0.0.1"
@@ -42,7 +47,16 @@ class ImageOptions:
     def validate(self) -> None:
         """Raise a one-line error for a bad spec before the run starts."""
         ImageCount.parse(self.per_request)
-        SynthSpec.parse(self.size, self.fmt, self.quality, self.seed)
+        if not self.files:
+            SynthSpec.parse(self.size, self.fmt, self.quality, self.seed)
+
+    def file_paths(self) -> list[Path]:
+        """The image files named, a folder expanded to its files (sorted)."""
+        paths: list[Path] = []
+        for name in self.files:
+            path = Path(name)
+            paths.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
+        return paths
 
 
 class ImageSupply:
@@ -67,8 +81,12 @@ class ImageSupply:
     def pool(self) -> ImagePool:
         if self._pool is None:
             o = self.options
-            spec = SynthSpec.parse(o.size, o.fmt, o.quality, o.seed)
-            self._pool = ImagePool.synthesize(o.pool_size, spec, unique=o.unique)
+            if o.files:
+                self._pool = ImagePool.from_files(o.file_paths(), max_bytes=int(o.max_mb * 2**20),
+                                                  unique=o.unique, seed=o.seed)
+            else:
+                spec = SynthSpec.parse(o.size, o.fmt, o.quality, o.seed)
+                self._pool = ImagePool.synthesize(o.pool_size, spec, unique=o.unique)
         return self._pool
 
     def data_uris(self) -> list[str]:

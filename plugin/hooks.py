@@ -20,6 +20,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize, write_json
+from payloads.tokenizer import TokenizerError, load_tokenizer
 from plugin.runtime import Runtime, make_sampler, probe_target
 from streaming.record import RequestRecord
 from transport.client import IN_FLIGHT
@@ -78,6 +79,8 @@ def add_options(parser) -> None:
     m.add_argument("--image-format", default="jpeg", choices=["jpeg", "png", "webp"], help="Encoding", **ui)
     m.add_argument("--image-quality", type=int, default=85, help="JPEG/WebP quality")
     m.add_argument("--unique-images", action="store_true", help="A different image every request", **ui)
+    m.add_argument("--image-files", default="", help="Image files/folders, comma-separated")
+    m.add_argument("--image-max-mb", type=float, default=20.0, help="Largest image file accepted, MB")
     m.add_argument("--image-pool-size", type=int, default=16, help="Images built ahead of the run")
     m.add_argument("--image-url-file", default="", help="File of image URLs (default: serve the pool)")
     m.add_argument("--image-server-host", default="127.0.0.1", help="Bind address of the image server")
@@ -119,8 +122,6 @@ def build_runtime(environment: Environment) -> Runtime:
             if listed is None:
                 raise SettingsError(f"--host {settings.target}: /v1/models lists no model; pass --model NAME")
             settings = dataclasses.replace(settings, model=listed)
-    from payloads.tokenizer import TokenizerError, load_tokenizer
-
     try:
         tokenizer = load_tokenizer(settings.tokenizer)
     except TokenizerError as exc:

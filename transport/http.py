@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPSocketPoolResponse
 
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 SO_TIMESTAMPNS = 35  # Linux (x86-64, arm64): the kernel stamps each packet's arrival; SCM_TIMESTAMPNS too
 _TIMESPEC = struct.Struct("qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
@@ -112,10 +111,6 @@ class Target:
         if prefix.endswith("/v1"):
             prefix = prefix[:-3]
         return cls(parts.scheme, parts.hostname, port, prefix)
-
-    @property
-    def is_loopback(self) -> bool:
-        return self.host in LOOPBACK or self.host.startswith("127.")
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -81,6 +81,7 @@ class PromptCounter:
         self._cache: OrderedDict[Messages | str, int] = OrderedDict()
         self._cache_size = cache_size
         self._inline_chars = inline_chars
+        self._count(self.render((("user", "warm up"),)))  # compiles the template now (~35 ms), not in a burst
 
     async def chat(self, messages: Messages) -> int:
         """Tokens of the chat-templated prompt (with the generation prompt) for text-only messages."""

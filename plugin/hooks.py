@@ -13,6 +13,7 @@ import gc
 import logging
 import sys
 
+import gevent
 from locust import LoadTestShape, User, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -166,6 +167,9 @@ def on_init(environment: Environment, **_kw) -> None:
             environment.llm_runtime = build_runtime(environment)
     except SettingsError as exc:
         fail(str(exc))
+    # Loading the tokenizer blocked the event loop for seconds; without this, timers set next
+    # (Locust's --run-time among them) count from the loop's stale clock and fire that much early.
+    gevent.get_hub().loop.update_now()
 
 
 @events.test_stop.add_listener

@@ -85,6 +85,10 @@ def format_table(summary: dict) -> str:
             row = [s[f"{stat}_{name}_ms"] for stat in ("mean", "median", "std", "p90", "p95", "p99")]
             lines.append(f"{LABELS[name]:<18}{cls:<12}" + "".join(f"{v:>10.2f}" for v in row)
                          + f"{s[f'count_{name}']:>9}")
+    by_turn = summary.get("mean_ttft_ms_by_turn")
+    if by_turn:
+        turns = ", ".join(f"turn {t}: {v:.2f}" for t, v in by_turn.items())
+        lines.append(f"Mean TTFT by conversation turn (ms): {turns}")
     if summary["retries"]:
         lines.append(f"{'Retried attempts (429/503):':<40}{summary['retries']:>12}")
     if summary["failures"]:

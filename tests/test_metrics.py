@@ -78,3 +78,15 @@ def test_summary_has_vllm_keys_and_counts_every_request_once():
     assert s["per_class"]["base64"]["failed"] == 1 and s["per_class"]["text"]["completed"] == 4
     table = format_table(s)
     assert "TTFT" in table and "base64" in table and "HTTP 500: boom" in table
+
+
+def test_ttft_is_reported_per_conversation_turn():
+    metrics = LlmMetrics()
+    for turn, ttft in ((0, 0.1), (1, 0.3), (1, 0.5)):
+        r = record("multi-turn")
+        r.turn, r.t_first = turn, ttft
+        r.token_times[0] = ttft
+        metrics.add(r)
+    s = summarize(metrics)
+    assert s["mean_ttft_ms_by_turn"] == {0: pytest.approx(100.0), 1: pytest.approx(400.0)}
+    assert "turn 1: 400.00" in format_table(s)

@@ -63,6 +63,8 @@ class Settings:
     first_token_timeout: float = 0.0
     request_timeout: float = 0.0
     verify_tls: bool = True
+    drain_timeout: float = 30.0
+    """Seconds requests in flight when the test stops get to finish before they are cancelled."""
     retries: int = 0
     """Re-send a 429/503 answer up to this many times (0 = never), after its Retry-After."""
     retry_max_wait: float = 30.0
@@ -147,6 +149,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout", 0.0), float, True),
         request_timeout=_positive("request-timeout", get("request_timeout", 0.0), float, True),
         verify_tls=not get("insecure", False),
+        drain_timeout=_positive("drain-timeout", get("drain_timeout", 30.0), float, zero_ok=True),
         retries=_positive("retries", get("retries", 0), zero_ok=True),
         retry_max_wait=_positive("retry-max-wait", get("retry_max_wait", 30.0), float, zero_ok=True),
         images=_image_options(get),

@@ -71,6 +71,8 @@ def add_options(parser) -> None:
     g.add_argument("--idle-timeout", type=float, default=60.0, help="Seconds without a byte before failing")
     g.add_argument("--first-token-timeout", type=float, default=0.0, help="Seconds to first token (0 = off)")
     g.add_argument("--request-timeout", type=float, default=0.0, help="Seconds for a whole request (0 = off)")
+    g.add_argument("--drain-timeout", type=float, default=30.0,
+                   help="Seconds requests in flight at stop get to finish (then cancelled)")
     g.add_argument("--retries", type=int, default=0, help="Re-send a request answered 429/503 up to N times")
     g.add_argument("--retry-max-wait", type=float, default=30.0, help="Longest Retry-After honoured, seconds")
     g.add_argument("--insecure", action="store_true", help="Do not verify TLS certificates")
@@ -172,15 +174,18 @@ def on_init(environment: Environment, **_kw) -> None:
     gevent.get_hub().loop.update_now()
 
 
-@events.test_stop.add_listener
-def on_test_stop(environment: Environment, **_kw) -> None:
-    """Let requests in flight finish (up to ``--stop-timeout``), cancel the rest: each counted once.
+@events.test_stopping.add_listener
+def on_test_stopping(environment: Environment, **_kw) -> None:
+    """Before Locust stops its users: no new request starts, those in flight get up to
+    ``--drain-timeout`` seconds to finish, the rest are cancelled; each is counted once.
 
-    Locust's own stop does not wait for a task that is blocked in a long stream.
+    Locust's own stop would kill a user blocked in a long stream (``--stop-timeout`` 0) or
+    leave it running past the summary.
     """
-    if isinstance(environment.runner, MasterRunner):
+    runtime = getattr(environment, "llm_runtime", None)
+    if isinstance(environment.runner, MasterRunner) or runtime is None:
         return
-    cancelled = IN_FLIGHT.drain(environment.stop_timeout or 0.0)
+    cancelled = IN_FLIGHT.drain(runtime.settings.drain_timeout)
     if cancelled:
         log.info("LLM: %d request(s) still in flight at stop were counted as cancelled", cancelled)
 

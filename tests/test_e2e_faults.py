@@ -48,3 +48,21 @@ def test_every_fault_is_one_classified_failure_and_counts_match_the_emulator(tmp
     assert summary["completed"] == served["no_done"]
     assert summary["failures"] == {REASONS[name]: served[name] for name in REASONS}
     assert len(read_jsonl(requests)) == total
+
+
+@pytest.mark.parametrize("drain", ["0", "30"])
+def test_requests_in_flight_at_stop_are_finished_or_cancelled_and_counted_once(tmp_path, drain):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "50", "--itl-ms", "20", "--log", str(log)) as emulator:
+        proc, summary = run_locust(
+            emulator.url, tmp_path, "-u", "4", "-r", "4", "-t", "3s", "--max-tokens", "100",
+            "--drain-timeout", drain, "TextChatUser",
+        )
+        time.sleep(0.5)
+    served = read_jsonl(log)
+    assert summary["completed"] + summary["failed"] == len(served) >= 4
+    if drain == "0":  # every user was mid-stream at the stop (each request takes ~2 s)
+        assert summary["failures"] == {"cancelled: test stopped mid-request": 4}
+        assert Counter(r["outcome"] for r in served)["client_disconnected"] == 4
+    else:
+        assert summary["failed"] == 0 and proc.returncode == 0

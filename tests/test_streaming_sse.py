@@ -157,3 +157,13 @@ def test_callbacks_see_ttft_then_each_gap():
         on_token=lambda r, s: seen.append(("token", s)),
     )
     assert seen == [("first", 0.5), ("token", 0.25), ("token", 0.25)]
+
+
+def test_multi_token_chunks_without_usage_are_counted_by_the_tokenizer():
+    record = RequestRecord("text", t_start=0.0)
+    stop = b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    chunks = chunks_from_bytes([ROLE + tok(" one two three") + tok(" four") + stop], [1.0])
+    consume_response(record, 200, "text/event-stream", chunks, "/v1/chat/completions", True,
+                     count_tokens=lambda text: len(text.split()))
+    assert record.ok and len(record.token_times) == 2
+    assert record.output_tokens == 4 and record.output_tokens_source == "tokenizer"

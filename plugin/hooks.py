@@ -12,11 +12,12 @@ import dataclasses
 import gc
 import logging
 import sys
+import time
 
 import gevent
 from locust import LoadTestShape, User, events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
@@ -180,14 +181,60 @@ def on_test_stopping(environment: Environment, **_kw) -> None:
     ``--drain-timeout`` seconds to finish, the rest are cancelled; each is counted once.
 
     Locust's own stop would kill a user blocked in a long stream (``--stop-timeout`` 0) or
-    leave it running past the summary.
+    leave it running past the summary. A master first has every worker drain and send what
+    it has not reported yet, and waits for those reports (LOCUST-NOTES section 6: otherwise
+    the summary misses the workers' last seconds).
     """
     runtime = getattr(environment, "llm_runtime", None)
-    if isinstance(environment.runner, MasterRunner) or runtime is None:
+    if runtime is None:
+        return
+    if isinstance(environment.runner, MasterRunner):
+        drain_workers(environment.runner, runtime.settings.drain_timeout)
         return
     cancelled = IN_FLIGHT.drain(runtime.settings.drain_timeout)
     if cancelled:
         log.info("LLM: %d request(s) still in flight at stop were counted as cancelled", cancelled)
+
+
+DRAIN_MESSAGE, FINAL_MESSAGE = "llm_drain", "llm_final"
+_finals: set[str] = set()
+
+
+def drain_workers(runner: MasterRunner, timeout: float) -> None:
+    """Ask every connected worker to drain, then wait (bounded) for each one's final metrics."""
+    workers = {node.id for node in runner.clients.values() if node.state != STATE_MISSING}
+    _finals.clear()
+    for worker in workers:
+        runner.send_message(DRAIN_MESSAGE, {"timeout": timeout}, client_id=worker)
+    deadline = time.monotonic() + timeout + 10
+    while not workers <= _finals and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    if not workers <= _finals:
+        log.warning("LLM: %d worker(s) sent no final metrics; the summary may miss their last requests",
+                    len(workers - _finals))
+
+
+def on_drain(environment: Environment, msg) -> None:
+    """Worker: drain, then send the master everything not yet reported."""
+    runtime = get_runtime(environment)
+    IN_FLIGHT.drain(msg.data["timeout"])
+    final, runtime.pending = runtime.pending, LlmMetrics()
+    environment.runner.send_message(FINAL_MESSAGE, final.to_dict())
+
+
+def on_final(environment: Environment, msg) -> None:
+    """Master: a worker's last metrics."""
+    get_runtime(environment).metrics.merge(LlmMetrics.from_dict(msg.data))
+    _finals.add(msg.node_id)
+
+
+@events.init.add_listener
+def _register_messages(environment: Environment, **_kw) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message(FINAL_MESSAGE, on_final)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(DRAIN_MESSAGE, on_drain, concurrent=True)
 
 
 @events.test_start.add_listener

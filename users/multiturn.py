@@ -16,7 +16,6 @@ class MultiTurnChatUser(ChatUser):
     next turn; TTFT is reported per turn index. A failed turn ends the conversation.
     """
 
-    abstract = False
     traffic_class = "multi-turn"
 
     def on_start(self) -> None:

@@ -69,6 +69,8 @@ class EmulatorConfig:
     image_fetch_timeout_s: float = 5.0
     max_body_mb: float = 64.0
     faults: tuple[tuple[str, float], ...] = ()
+    fault_windows: tuple[tuple[str, float, float], ...] = ()
+    """(name, start_s, end_s): every request arriving in [start, end) seconds after start-up gets it."""
     stall_s: float = 30.0
     log_path: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -121,6 +123,8 @@ def _build_parser() -> _Parser:
     p.add_argument("--max-body-mb", type=float, default=64.0, help="largest request body accepted")
     p.add_argument("--fault", action="append", default=[], metavar="NAME=RATE",
                    help=f"inject a fault in a fraction of requests (repeatable): {'|'.join(FAULTS)}")
+    p.add_argument("--fault-window", action="append", default=[], metavar="NAME=START-END",
+                   help="a fault schedule: every request START..END s after start-up gets NAME (repeatable)")
     p.add_argument("--stall-s", type=float, default=30.0, help="silence of the stall fault, seconds")
     p.add_argument("--api-key-env", default=None, metavar="NAME",
                    help="require the API key held in this environment variable (401 otherwise)")
@@ -154,6 +158,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         image_fetch_timeout_s=_positive("--image-fetch-timeout-s", ns.image_fetch_timeout_s),
         max_body_mb=_positive("--max-body-mb", ns.max_body_mb),
         faults=parse_faults(ns.fault),
+        fault_windows=parse_fault_windows(ns.fault_window),
         stall_s=_non_negative("--stall-s", ns.stall_s),
         log_path=ns.log_path,
         api_key=_api_key(ns.api_key_env),
@@ -187,6 +192,25 @@ def parse_faults(specs: Sequence[str]) -> tuple[tuple[str, float], ...]:
     if total > 1 + 1e-9:
         raise ConfigError(f"--fault rates sum to {total:g}; accepted: a total of at most 1")
     return tuple(faults.items())
+
+
+def parse_fault_windows(specs: Sequence[str]) -> tuple[tuple[str, float, float], ...]:
+    """Turn `NAME=START-END` strings (seconds after start-up) into (name, start, end) triples."""
+    windows = []
+    for spec in specs:
+        name, sep, span = spec.partition("=")
+        start_text, dash, end_text = span.partition("-")
+        if not sep or not dash:
+            raise ConfigError(f"--fault-window {spec!r}: expected NAME=START-END seconds, e.g. http503=10-20")
+        _check_choice("--fault-window name", name, FAULTS)
+        try:
+            start, end = float(start_text), float(end_text)
+        except ValueError:
+            raise ConfigError(f"--fault-window {spec!r}: START and END must be numbers of seconds") from None
+        if not 0 <= start < end:
+            raise ConfigError(f"--fault-window {spec!r}: expected 0 <= START < END")
+        windows.append((name, start, end))
+    return tuple(windows)
 
 
 def check_loopback(host: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -27,14 +28,28 @@ BODY_FAULTS = (*HTTP_FAULTS, "cut", "malformed", "stall")
 
 
 class FaultPicker:
-    """Draws one fault name (or None) per request from `(name, rate)` pairs whose rates sum to <= 1."""
+    """Draws one fault name (or None) per request from `(name, rate)` pairs whose rates sum to <= 1.
 
-    def __init__(self, faults: tuple[tuple[str, float], ...], seed: int) -> None:
+    A schedule of `(name, start_s, end_s)` windows (seconds since the picker was made) comes
+    first: every request inside a window gets its fault.
+    """
+
+    def __init__(
+        self, faults: tuple[tuple[str, float], ...], seed: int,
+        windows: tuple[tuple[str, float, float], ...] = (),
+    ) -> None:
         self._names = [name for name, _ in faults]
         self._bounds = list(accumulate(rate for _, rate in faults))
         self._rng = random.Random(f"{seed}/faults")
+        self._windows = windows
+        self._t0 = time.monotonic()
 
     def draw(self) -> str | None:
+        if self._windows:
+            elapsed = time.monotonic() - self._t0
+            for name, start, end in self._windows:
+                if start <= elapsed < end:
+                    return name
         if not self._names:
             return None
         u = self._rng.random()

@@ -52,7 +52,7 @@ class Emulator:
         # due together), so each kind of wake learns its own mean lateness.
         self.pacers = (Pacer(), Pacer())
         self.arrivals = ArrivalClock()
-        self.faults = FaultPicker(config.faults, config.seed)
+        self.faults = FaultPicker(config.faults, config.seed, config.fault_windows)
         self.images = ImageResolver(config.image_url_allow, config.image_fetch_timeout_s)
         self.log = RequestLog(config.log_path) if config.log_path else None
         self._word_rng = random.Random(f"{config.seed}/words")

@@ -337,3 +337,25 @@ def test_arrival_stamping_keeps_aiohttp_setting_tcp_nodelay():
         return answer
 
     assert asyncio.run(run()).startswith(b"HTTP/1.1 200") and seen == [1]
+
+
+def test_fault_window_gives_its_fault_to_every_request_inside_it(monkeypatch):
+    from emulator import faults as fault_module
+    from emulator.config import parse_fault_windows
+
+    clock = [100.0]
+    monkeypatch.setattr(fault_module.time, "monotonic", lambda: clock[0])
+    picker = fault_module.FaultPicker((), 0, parse_fault_windows(["http503=2-4"]))
+    drawn = []
+    for t in (0.5, 1.99, 2.0, 3.5, 3.99, 4.0, 9.0):
+        clock[0] = 100.0 + t
+        drawn.append(picker.draw())
+    assert drawn == [None, None, "http503", "http503", "http503", None, None]
+
+
+@pytest.mark.parametrize("spec", ["http503", "http503=5-2", "nosuch=1-2", "http503=a-b"])
+def test_bad_fault_window_is_a_one_line_config_error(spec):
+    from emulator.config import ConfigError, parse_fault_windows
+
+    with pytest.raises(ConfigError, match="--fault-window"):
+        parse_fault_windows([spec])

@@ -193,3 +193,17 @@ def test_without_a_retry_policy_a_429_is_one_failure():
     record, recorder = send(server)
     server.stop()
     assert record.error == "HTTP 429" and [c[0] for c in recorder.calls] == ["done"]
+
+
+def test_total_timeout_fails_a_stream_that_keeps_trickling():
+    def script(sock):
+        sock.sendall(SSE_HEAD)
+        for _ in range(20):
+            sock.sendall(chunk(CHUNK))
+            gevent.sleep(0.05)
+
+    server = serve(script)
+    record, recorder = send(server, idle=5.0, total=0.3)
+    server.stop()
+    assert record.error == "timeout: request took over 0.3 s"
+    assert record.e2e == pytest.approx(0.3, abs=0.1) and len(record.token_times) >= 3

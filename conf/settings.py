@@ -48,6 +48,8 @@ class Settings:
     tokenizer: str | None = None
     dataset: str | None = None
     dataset_format: str = "auto"
+    dataset_skip_bad: bool = False
+    """Skip bad dataset lines (and report how many and why) instead of stopping at the first."""
     conversations: str | None = None
     """ShareGPT file for multi-turn users (default: turns from the payload factory)."""
     turns: int = 3
@@ -137,6 +139,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None) -> Setting
         tokenizer=get("tokenizer") or None,
         dataset=get("dataset") or None,
         dataset_format=get("dataset_format", "auto"),
+        dataset_skip_bad=bool(get("dataset_skip_bad", False)),
         conversations=get("conversations") or None,
         turns=_positive("turns", get("turns", 3)),
         think_time=_positive("think-time", get("think_time", 0.0), float, zero_ok=True),

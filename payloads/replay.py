@@ -26,14 +26,18 @@ class Replay:
         return record
 
 
-def load_dataset(path: str, fmt: str, tokenizer: object) -> tuple[list[SampleRequest], str]:
-    """Load a prompts or Batch-format JSONL file; ``auto`` looks for ``custom_id`` + ``body``."""
+def load_dataset(
+    path: str, fmt: str, tokenizer: object, skip_bad: bool = False
+) -> tuple[list[SampleRequest], str]:
+    """Load a prompts or Batch-format JSONL file; ``auto`` looks for ``custom_id`` + ``body``.
+
+    Returns the requests and the loader's one-line report (kept, skipped and why)."""
     if fmt not in FORMATS:
         raise DatasetError(f"--dataset-format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = "batch" if _looks_like_batch(path) else "prompts"
     loader = load_batch if fmt == "batch" else load_prompts
-    records, report = loader(path, skip_bad=False, tokenizer=tokenizer)
+    records, report = loader(path, skip_bad=skip_bad, tokenizer=tokenizer)
     return records, report.summary()
 
 

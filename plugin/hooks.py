@@ -56,6 +56,8 @@ def add_options(parser) -> None:
     g.add_argument("--dataset", default="", help="JSONL prompts, messages or Batch-format file to replay")
     g.add_argument("--dataset-format", default="auto", choices=["auto", "prompts", "batch"],
                    help="How to read --dataset (auto: Batch lines have custom_id and body)")
+    g.add_argument("--dataset-skip-bad", action="store_true",
+                   help="Skip bad dataset lines (reported) instead of stopping at the first")
     g.add_argument("--conversations", default="", help="ShareGPT file for multi-turn users")
     g.add_argument("--turns", type=int, default=3, help="User turns per conversation (multi-turn users)")
     g.add_argument("--think-time", type=float, default=0.0, help="Seconds between turns (multi-turn users)")

@@ -90,17 +90,24 @@ class Runtime:
         """Build what the run's traffic needs before it starts (image pool, image server)."""
         try:
             self.images.prepare(data_uris="base64" in traffic_classes, urls="image-url" in traffic_classes)
-        except ValueError as exc:  # ImageError, PayloadError: one-line user errors
+            if "multi-turn" in traffic_classes and self.settings.conversations:
+                self._load_conversations()
+        except ValueError as exc:  # ImageError, PayloadError, DatasetError: one-line user errors
             raise SettingsError(str(exc)) from None
+
+    def _load_conversations(self) -> Iterator[ShareGPTConversation]:
+        if self._conversations is None:
+            s = self.settings
+            loaded, report = load_sharegpt(s.conversations, skip_bad=s.dataset_skip_bad)
+            log.info("LLM conversations %s", report.summary())
+            self._conversations = itertools.cycle(loaded)
+        return self._conversations
 
     def new_conversation(self) -> Conversation:
         """The next conversation: from ``--conversations`` (cycled), else from the payload factory."""
         s = self.settings
         if s.conversations:
-            if self._conversations is None:
-                loaded, _ = load_sharegpt(s.conversations)
-                self._conversations = itertools.cycle(loaded)
-            return Conversation.from_sharegpt(next(self._conversations), self.tokenizer, s.max_tokens)
+            return Conversation.from_sharegpt(next(self._load_conversations()), self.tokenizer, s.max_tokens)
         if self._factory is None:
             self._factory = PromptFactory(self.tokenizer, seed=s.seed + 7919)
         return Conversation.from_factory(self._factory, s.turns, s.input_len, s.max_tokens)
@@ -116,7 +123,7 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
     s = settings
     try:
         if s.dataset:
-            records, report = load_dataset(s.dataset, s.dataset_format, tokenizer)
+            records, report = load_dataset(s.dataset, s.dataset_format, tokenizer, s.dataset_skip_bad)
             log.info("LLM dataset %s", report)
             return Replay(records, start=offset * 9973)
         return RandomDataset(

@@ -46,6 +46,8 @@ CASES = [
      "error: --text-only: the target takes no images, but ImageUrlChatUser send them"),
     (["--host", "{url}", "--image-url-file", "{tmp}/urls.txt", "ImageUrlChatUser"], "{tmp}/urls.txt:2: "),
     (["--host", "{url}", "--image-files", "{tmp}/missing.png", "Base64ImageChatUser"], "{tmp}/missing.png"),
+    (["--host", "{url}", "--conversations", "{tmp}/sharegpt.json", "MultiTurnChatUser"],
+     "error: {tmp}/sharegpt.json:3: "),
     (["--host", "{url}", "--image-files", "{tmp}/bad.conf", "Base64ImageChatUser"], "{tmp}/bad.conf"),
     (["--host", "{url}", "--image-files", "{tmp}/big.png", "--image-max-mb", "0.01", "Base64ImageChatUser"],
      "{tmp}/big.png"),
@@ -64,6 +66,8 @@ def outcomes(tmp_path_factory):
     (tmp / "bad.conf").write_text("users = 1\nno-such-key = 1\n")
     (tmp / "batch.jsonl").write_text(BATCH_WITH_BAD_LINE)
     (tmp / "urls.txt").write_text("http://127.0.0.1:1/a.png\nnot a url\n")
+    good = '{"conversations": [{"from": "human", "value": "hi"}]}'
+    (tmp / "sharegpt.json").write_text(f'[\n {good},\n {{"bad": 1}}\n]\n')
     shutil.copy(REPO / "images" / "samples" / "sample-224x224.png", tmp / "big.png")
     with start_emulator() as emulator:
         fill = lambda s: s.replace("{url}", emulator.url).replace("{tmp}", str(tmp))  # noqa: E731

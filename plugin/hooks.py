@@ -8,6 +8,7 @@ ships exact metrics from workers to the master, and prints and writes the LLM su
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import gc
 import logging
@@ -336,14 +337,16 @@ def _runtime_of_current() -> Runtime | None:
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_kw) -> None:
-    """Print the LLM summary and write its JSON (master or standalone, not workers)."""
+    """Write the LLM summary's JSON now and print its table last, after Locust's own tables
+    (master or standalone, not workers)."""
     runtime = getattr(environment, "llm_runtime", None)
     if runtime is None or isinstance(environment.runner, WorkerRunner) or not runtime.metrics.requests:
         return
     summary = summarize(runtime.metrics)
     summary["model"] = runtime.settings.model
     summary["target"] = str(runtime.settings.target)
-    print(format_table(summary), flush=True)
+    lines = [format_table(summary)]
     if runtime.settings.summary_json:
         write_json(summary, runtime.settings.summary_json)
-        print(f"LLM summary written to {runtime.settings.summary_json}", flush=True)
+        lines.append(f"LLM summary written to {runtime.settings.summary_json}")
+    atexit.register(print, "\n".join(lines), flush=True)

@@ -93,6 +93,8 @@ class SSEDecoder:
 
 def _last_boundary(data: bytes) -> int:
     """Index just past the last blank line (the end of the last complete event), or -1."""
+    if data.endswith(b"\n\n"):  # the usual read: whole events, LF line ends
+        return len(data)
     best = -1
     for separator in (b"\n\n", b"\r\r", b"\r\n\r\n"):
         at = data.rfind(separator)

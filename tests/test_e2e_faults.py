@@ -66,3 +66,21 @@ def test_requests_in_flight_at_stop_are_finished_or_cancelled_and_counted_once(t
         assert Counter(r["outcome"] for r in served)["client_disconnected"] == 4
     else:
         assert summary["failed"] == 0 and proc.returncode == 0
+
+
+def test_retries_of_429_are_counted_apart_and_reconcile_with_the_emulator(tmp_path):
+    log, requests = tmp_path / "emulator.jsonl", tmp_path / "requests.jsonl"
+    with start_emulator("--fault", "http429=0.3", "--ttft-ms", "0", "--itl-ms", "0",
+                        "--log", str(log)) as emulator:
+        proc, summary = run_locust(
+            emulator.url, tmp_path, "-u", "4", "-r", "4", "-t", "4s", "--max-tokens", "8",
+            "--retries", "3", "--retry-max-wait", "0.05", "--request-log", str(requests), "TextChatUser",
+        )
+    served = Counter(r["outcome"] for r in read_jsonl(log))
+    lines = read_jsonl(requests)
+    retried = [line for line in lines if line["retried"]]
+    assert summary["retries"] == len(retried) > 0
+    gave_up = summary["failures"].get("HTTP 429: emulated rate limit", 0)  # still 429 after 3 retries
+    assert served["http429"] == summary["retries"] + gave_up
+    assert summary["completed"] + summary["failed"] + summary["retries"] == sum(served.values()) == len(lines)
+    assert summary["completed"] == served["ok"]

@@ -22,7 +22,6 @@ def test_ttft_and_itl_at_64_users_match_the_server(tmp_path):
     assert summary["failed"] == 0 and summary["completed"] == len(served) == len(sent)
     assert summary["mean_itl_ms"] == pytest.approx(7, abs=0.5), summary
     assert summary["mean_tpot_ms"] == pytest.approx(7, abs=0.5), summary
-    assert summary["mean_ttft_ms"] == pytest.approx(120, abs=4), summary
     # The truth is what the server did: its own clock from the request's arrival to its first
     # content write. Its clock starts when its event loop reads the request, which lags behind
     # the wire while 64 first requests land at once, so the comparison starts after that burst.
@@ -30,6 +29,9 @@ def test_ttft_and_itl_at_64_users_match_the_server(tmp_path):
     steady = [r for r in sent if r["wall_start"] - start > 1.0]
     client = sum(r["ttft_ms"] for r in steady) / len(steady)
     truth = sum(served[r["response"]["request_id"]]["ttft_served_ms"] for r in steady) / len(steady)
-    assert truth == pytest.approx(120, abs=5)
+    assert truth == pytest.approx(120, abs=10)  # the emulator kept (close to) its plan
     assert client == pytest.approx(truth, abs=2), (client, truth)
+    # The whole run's mean, burst included, against the server's clock over every request.
+    truth_all = sum(r["ttft_served_ms"] for r in served.values()) / len(served)
+    assert summary["mean_ttft_ms"] == pytest.approx(truth_all, abs=3), (summary["mean_ttft_ms"], truth_all)
     assert "LLM benchmark result" in proc.stdout

@@ -73,7 +73,6 @@ class Settings:
     images: ImageOptions = field(default_factory=ImageOptions)
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
-    extra_headers: dict[str, str] = field(default_factory=dict)
     api_key: str | None = field(default=None, repr=False)
     """Secret: never printed, never in reports (``repr`` leaves it out)."""
 

@@ -65,7 +65,7 @@ class Runtime:
         """A client with its own kept-alive connection, for one simulated user."""
         s = self.settings
         http = StreamingHttp(
-            s.target, {**s.auth_headers(), **s.extra_headers},
+            s.target, s.auth_headers(),
             connect_timeout=s.connect_timeout, verify_tls=s.verify_tls,
         )
         return ChatClient(

@@ -28,8 +28,8 @@ def read_stream(
 ) -> None:
     """Consume an SSE body into ``record``; raise :class:`StreamError` on a protocol error.
 
-    Sets ``t_first`` and ``token_times`` as token-bearing events arrive and ``t_end`` to
-    the arrival of the last chunk. ``[DONE]`` is noted, not required.
+    Sets ``t_first`` and ``token_times`` as token-bearing events arrive. ``[DONE]`` is
+    noted, not required.
     """
     loads = orjson.loads
     times = record.token_times
@@ -61,14 +61,10 @@ def read_stream(
             append_text(piece)
             if on_first is not None:
                 on_first(record, t - record.t_start)
-    record.response_bytes = chunks.nbytes
-    if chunks.t_last:
-        record.t_end = chunks.t_last
 
 
 def read_body(body: bytes, parse: ChunkParser, record: RequestRecord) -> None:
     """Parse a whole non-streamed JSON response into ``record``."""
-    record.response_bytes = len(body)
     try:
         obj = loads_object(body)
     except ValueError as exc:
@@ -139,27 +135,27 @@ def consume_response(
     record.status = status
     try:
         if status != 200:
-            raise StreamError(http_error_reason(status, content_type, _read_all(chunks, record)))
+            raise StreamError(http_error_reason(status, content_type, _read_all(chunks)))
         if not streamed:
-            read_body(_read_all(chunks, record), body_parse, record)
+            read_body(_read_all(chunks), body_parse, record)
         elif content_type.startswith("text/event-stream"):
             read_stream(chunks, stream_parse, record, on_first, on_token)
         else:
             raise StreamError(f"expected text/event-stream, got {content_type or 'no content-type'}")
     except StreamError as exc:
         record.error = str(exc)
+    record.response_bytes = chunks.nbytes
     if chunks.t_last:
         record.t_end = chunks.t_last
     finish(record, count_tokens, streamed)
 
 
-def _read_all(chunks: TimedChunks, record: RequestRecord, limit: int = 1 << 24) -> bytes:
+def _read_all(chunks: TimedChunks, limit: int = 1 << 24) -> bytes:
     parts = []
     for chunk in chunks:
         parts.append(chunk)
         if chunks.nbytes > limit:
             break
-    record.response_bytes = chunks.nbytes
     return b"".join(parts)
 
 

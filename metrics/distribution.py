@@ -1,111 +1,227 @@
-"""An exact, mergeable latency distribution at microsecond resolution.
+"""A mergeable latency distribution in bounded memory: log buckets 0.1 % wide, exact mean, min, max.
 
-Locust's own histogram rounds to whole milliseconds and coarser and never interpolates,
-so sub-millisecond inter-token gaps all read as 0. This keeps a count per microsecond
-(a dict, so memory grows with the number of distinct values, not of samples), plus exact
-float sums for mean and standard deviation. Two distributions merge by adding counts, so
-workers can ship theirs to the master as plain dicts (msgpack-safe).
+Locust's own histogram rounds to whole milliseconds and coarser and never interpolates, so
+sub-millisecond inter-token gaps all read as 0. A count per distinct microsecond fixed that
+but grew by about one key per request in a soak test (3.7 M keys, 273 MiB, for 10 M E2E
+samples around 2 s). Here a sample ``x`` (seconds) lands in bucket
+``floor(log(x / FLOOR) / log(GROWTH))``: each bucket's upper edge is 1.001 times its lower one,
+so a range of values costs 2,304 buckets per decade (27,645 from 1 ns to 1000 s) however many
+samples it holds. Within a bucket the samples sit evenly spread, and percentiles interpolate
+between those positions as numpy's default does between samples; each sample's estimate stays
+in its own bucket, so every percentile is within 0.1 % of numpy's on the raw samples (the worst
+measured on 10 M samples of three shapes: 0.003 %). Samples below 1 ns (gaps of exactly 0
+between events that came in one read, clock quirks; NaN and infinity too, so nothing crashes)
+are counted in a lowest bucket that reads as 0. Sum, sum of squares, min and max are exact.
+
+``add`` is on the per-token path, so it only appends to a buffer that numpy folds into the
+buckets every 4,096 samples (and before any read). Measured with ``bench/bench_distribution.py``
+on the project's 2-core machine: 78-82 ns per add against 185 ns (ITL, 2,000 keys) to 355 ns
+(E2E, 3.7 M keys) for the exact dict; 10 M samples held in 4-148 KB. ``hdrhistogram`` (PyPI,
+0.10.8) was measured and not taken: 5,300 ns per ``record_value`` (it is pure Python), 259 KB
+allocated up front per histogram, integers only, and percentiles that return a bucket's top
+value instead of interpolating.
+
+Two distributions merge by adding bucket counts, so workers ship theirs to the master as
+plain dicts (msgpack and JSON safe): 1-55 KB for those 10 M samples.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable
+from itertools import islice
+
+import numpy as np
 
 PERCENTILES = (50, 90, 95, 99)
+GROWTH = 1.001
+"""Upper edge over lower edge of every bucket: the worst-case relative error of a percentile."""
+FLOOR = 1e-9
+"""Lower edge of the first log bucket (1 ns, the clock's resolution); below it: the lowest bucket."""
+BATCH = 4096
+"""Samples buffered before they are folded into the buckets (32 KB of float64)."""
+
+_PER_LOG = 1 / math.log(GROWTH)
 
 
 class Distribution:
-    """Samples in seconds, kept as counts per whole microsecond."""
+    """Samples in seconds, kept as counts per log bucket plus exact sums, min and max."""
 
-    __slots__ = ("counts", "n", "total", "total_sq")
+    __slots__ = ("_buffer", "_first", "_counts", "_zero", "_n", "_total", "_total_sq", "_min", "_max")
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
-        self.n = 0
-        self.total = 0.0
-        self.total_sq = 0.0
+        self._buffer = array("d")
+        """Samples not yet folded into the buckets."""
+        self._first = 0
+        """Bucket index of ``_counts[0]``."""
+        self._counts = np.zeros(0, np.int64)
+        """Counts of buckets ``_first`` .. ``_first + len - 1``; none outside the samples' span."""
+        self._zero = 0
+        """Samples below :data:`FLOOR` (zero or negative gaps)."""
+        self._n = 0
+        """Samples folded so far (``n`` adds the buffered ones)."""
+        self._total = 0.0
+        self._total_sq = 0.0
+        self._min = math.inf
+        self._max = -math.inf
 
     def add(self, seconds: float) -> None:
-        """Add one sample."""
-        key = round(seconds * 1e6)
-        counts = self.counts
-        counts[key] = counts.get(key, 0) + 1
-        self.n += 1
-        self.total += seconds
-        self.total_sq += seconds * seconds
+        """Add one sample (buffered: an array append and a length check)."""
+        buffer = self._buffer
+        buffer.append(seconds)
+        if len(buffer) >= BATCH:
+            self._fold()
 
     def extend(self, samples: Iterable[float]) -> None:
-        """Add many samples."""
-        for s in samples:
-            self.add(s)
+        """Add many samples, a batch at a time (so a long iterable never sits in the buffer)."""
+        it = iter(samples)
+        while True:
+            room = BATCH - len(self._buffer)
+            self._buffer.extend(islice(it, room))
+            if len(self._buffer) < BATCH:
+                return
+            self._fold()
 
     def merge(self, other: Distribution) -> None:
         """Add every sample of ``other`` into this one."""
-        counts = self.counts
-        for key, c in other.counts.items():
-            counts[key] = counts.get(key, 0) + c
-        self.n += other.n
-        self.total += other.total
-        self.total_sq += other.total_sq
+        self._fold()
+        other._fold()
+        if other._counts.size:
+            self._add_counts(other._first, other._counts)
+        self._zero += other._zero
+        self._n += other._n
+        self._total += other._total
+        self._total_sq += other._total_sq
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
 
     def to_dict(self) -> dict:
         """Plain types only (msgpack and JSON safe); inverse of :meth:`from_dict`."""
-        return {"counts": list(self.counts.items()), "n": self.n, "sum": self.total, "sumsq": self.total_sq}
+        self._fold()
+        empty = not self._n
+        return {
+            "first": self._first, "counts": self._counts.tolist(), "zero": self._zero, "n": self._n,
+            "sum": self._total, "sumsq": self._total_sq,
+            "min": None if empty else self._min, "max": None if empty else self._max,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Distribution:
         dist = cls()
-        dist.counts = {int(k): int(c) for k, c in data["counts"]}
-        dist.n, dist.total, dist.total_sq = data["n"], data["sum"], data["sumsq"]
+        dist._first, dist._counts = int(data["first"]), np.array(data["counts"], np.int64)
+        dist._zero, dist._n, dist._total, dist._total_sq = data["zero"], data["n"], data["sum"], data["sumsq"]
+        if data["n"]:
+            dist._min, dist._max = data["min"], data["max"]
         return dist
 
     @property
+    def n(self) -> int:
+        """Samples added."""
+        return self._n + len(self._buffer)
+
+    @property
+    def buckets(self) -> int:
+        """Buckets held (the memory bound): the log buckets spanned by the samples, plus the lowest."""
+        self._fold()
+        return self._counts.size + 1
+
+    @property
     def mean(self) -> float:
-        return self.total / self.n if self.n else 0.0
+        self._fold()
+        return self._total / self._n if self._n else 0.0
 
     @property
     def std(self) -> float:
         """Population standard deviation (as numpy's default)."""
-        if self.n < 2:
+        self._fold()
+        if self._n < 2:
             return 0.0
-        var = self.total_sq / self.n - self.mean**2
+        var = self._total_sq / self._n - (self._total / self._n) ** 2
         return math.sqrt(max(var, 0.0))
+
+    @property
+    def min(self) -> float:
+        """The smallest sample, exactly (0.0 when empty)."""
+        self._fold()
+        return self._min if self._n else 0.0
+
+    @property
+    def max(self) -> float:
+        """The largest sample, exactly (0.0 when empty)."""
+        self._fold()
+        return self._max if self._n else 0.0
 
     def percentiles(self, qs: Iterable[float] = PERCENTILES) -> dict[float, float]:
         """Percentiles in seconds with numpy's default (linear) interpolation between samples."""
+        self._fold()
         qs = list(qs)
-        if not self.n:
+        if not self._n:
             return dict.fromkeys(qs, 0.0)
-        keys = sorted(self.counts)
-        ranks = {q: q / 100 * (self.n - 1) for q in qs}
-        wanted = sorted({math.floor(r) for r in ranks.values()} | {math.ceil(r) for r in ranks.values()})
-        values = _values_at(keys, self.counts, wanted)
-        out = {}
-        for q, r in ranks.items():
-            lo, hi = values[math.floor(r)], values[math.ceil(r)]
-            out[q] = (lo + (hi - lo) * (r - math.floor(r))) / 1e6
-        return out
+        ranks = np.array(qs, np.float64) / 100 * (self._n - 1)
+        below = np.floor(ranks)
+        lo = self._order_statistics(below.astype(np.int64))
+        hi = self._order_statistics(np.ceil(ranks).astype(np.int64))
+        values = lo + (hi - lo) * (ranks - below)
+        return {q: float(v) for q, v in zip(qs, values, strict=True)}
 
     def summary_ms(self) -> dict[str, float]:
-        """mean, median, std and p50/p90/p95/p99, in milliseconds."""
+        """mean, median, std, p50/p90/p95/p99, min and max, in milliseconds."""
         pct = self.percentiles()
         out = {"mean": self.mean * 1e3, "median": pct[50] * 1e3, "std": self.std * 1e3}
         out.update({f"p{q}": v * 1e3 for q, v in pct.items()})
+        out.update({"min": self.min * 1e3, "max": self.max * 1e3})
         return out
 
+    def _order_statistics(self, ks: np.ndarray) -> np.ndarray:
+        """Estimates of the k-th smallest samples (0-based): the c samples of a bucket sit evenly
+        at (j + 0.5) / c of its width, so each estimate stays in the bucket its sample is in;
+        the first and last are the exact min and max."""
+        counts = self._counts
+        ends = np.cumsum(counts)
+        in_log = ks >= self._zero
+        ranks = ks[in_log] - self._zero
+        at = np.searchsorted(ends, ranks, side="right")
+        within = ranks - (ends[at] - counts[at])
+        low = FLOOR * GROWTH ** (self._first + at).astype(np.float64)
+        out = np.zeros(ks.shape, np.float64)
+        out[in_log] = low + low * (GROWTH - 1) * (within + 0.5) / counts[at]
+        out = np.clip(out, self._min, self._max)
+        out[ks == 0], out[ks == self._n - 1] = self._min, self._max
+        return out
 
-def _values_at(keys: list[int], counts: dict[int, int], indices: list[int]) -> dict[int, int]:
-    """The sample value (µs) at each sorted 0-based index, walking the cumulative counts once."""
-    out: dict[int, int] = {}
-    it = iter(indices)
-    want = next(it, None)
-    seen = 0
-    for key in keys:
-        seen += counts[key]
-        while want is not None and want < seen:
-            out[want] = key
-            want = next(it, None)
-        if want is None:
-            break
-    return out
+    def _fold(self) -> None:
+        """Move the buffered samples into the sums and buckets."""
+        if not self._buffer:
+            return
+        samples = np.array(self._buffer, np.float64)
+        del self._buffer[:]
+        self._n += samples.size
+        self._total += float(samples.sum())
+        self._total_sq += float(samples @ samples)
+        lo, hi = float(samples.min()), float(samples.max())
+        self._min, self._max = min(self._min, lo), max(self._max, hi)
+        if not (lo >= FLOOR and hi < math.inf):  # NaN fails both: lowest bucket too, never a crash
+            kept = (samples >= FLOOR) & (samples < math.inf)
+            self._zero += samples.size - int(kept.sum())
+            samples = samples[kept]
+            if not samples.size:
+                return
+        keys = (np.log(samples * (1 / FLOOR)) * _PER_LOG).astype(np.int64)
+        first = int(keys.min())
+        self._add_counts(first, np.bincount(keys - first))
+
+    def _add_counts(self, first: int, counts: np.ndarray) -> None:
+        """Add ``counts`` (buckets ``first`` ..) into ours, widening our span when needed."""
+        mine = self._counts
+        if not mine.size:
+            self._first, self._counts = first, counts.astype(np.int64)
+            return
+        start = min(first, self._first)
+        stop = max(first + counts.size, self._first + mine.size)
+        if start != self._first or stop - start != mine.size:
+            wider = np.zeros(stop - start, np.int64)
+            wider[self._first - start: self._first - start + mine.size] = mine
+            self._first, self._counts = start, wider
+        at = first - self._first
+        self._counts[at: at + counts.size] += counts

@@ -1,4 +1,4 @@
-"""Exact distributions and the summary: no network, no Locust."""
+"""Distributions and the summary: no network, no Locust."""
 
 import random
 
@@ -23,7 +23,7 @@ def test_percentiles_match_numpy_where_locust_buckets_would_not():
     dist.extend(values)
     got = dist.percentiles()
     for q in (50, 90, 95, 99):
-        assert got[q] == pytest.approx(np.percentile(values, q), abs=1e-9)
+        assert got[q] == pytest.approx(np.percentile(values, q), rel=1e-3)
     assert dist.mean == pytest.approx(np.mean(values))
     assert dist.std == pytest.approx(np.std(values), rel=1e-6)
 
@@ -31,7 +31,7 @@ def test_percentiles_match_numpy_where_locust_buckets_would_not():
 def test_sub_millisecond_gaps_are_not_rounded_to_zero():
     dist = Distribution()
     dist.extend([0.00025, 0.00035, 0.00045])
-    assert dist.summary_ms()["median"] == pytest.approx(0.35)
+    assert dist.summary_ms()["median"] == pytest.approx(0.35, rel=1e-3)
 
 
 def test_merged_distributions_equal_one_built_from_all_samples():

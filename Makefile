@@ -34,3 +34,4 @@ bench: install
 	$(BIN)/python bench/bench_client.py
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_payloads.py
+	$(BIN)/python bench/bench_distribution.py

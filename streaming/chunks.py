@@ -19,12 +19,30 @@ class StreamError(Exception):
     """The response broke the protocol or reported an error; ``str()`` is the grouped reason."""
 
 
+MESSAGE_LIMIT = 160
+"""Characters of a server's error message kept in a failure reason (room for its first sentence)."""
+
+
 def error_message(error: object) -> str:
     """A one-line message from an OpenAI ``error`` object, a string, or FastAPI's ``detail``."""
     if isinstance(error, dict):
         error = error.get("message") or error.get("detail") or error.get("type") or error
-    text = " ".join(str(error).split())
-    return text[:160]
+    return shorten(" ".join(str(error).split()), MESSAGE_LIMIT)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters: cut after a whole word, with "…", when longer.
+
+    A word longer than half the limit (a base64 blob, a URL) is cut where the limit falls.
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if text[limit - 1] != " ":
+        space = head.rfind(" ")
+        if space > limit // 2:
+            head = head[:space]
+    return head.rstrip() + "…"
 
 
 def _common(obj: dict, record: RequestRecord) -> dict | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from metrics.distribution import Distribution
+from metrics.reasons import group_reason
 from streaming.record import RequestRecord
 
 LATENCIES = ("ttft", "tpot", "itl", "e2el")
@@ -22,7 +23,7 @@ class ClassMetrics:
         self.completed = 0
         self.failed = 0
         self.failures: Counter[str] = Counter()
-        """Failure reason -> count."""
+        """Grouped failure reason (:func:`group_reason`) -> count; ``record.error`` keeps the raw one."""
         self.input_tokens = 0
         self.output_tokens = 0
         self.token_sources: Counter[str] = Counter()
@@ -36,10 +37,10 @@ class ClassMetrics:
         self.dists = {name: Distribution() for name in LATENCIES}
         self.ttft_by_turn: dict[int, Distribution] = {}
         self.retries: Counter[str] = Counter()
-        """Attempts answered 429/503 and sent again, by reason (not counted as requests)."""
+        """Attempts answered 429/503 and sent again, by grouped reason (not counted as requests)."""
 
     def add_retry(self, record: RequestRecord) -> None:
-        self.retries[record.error or f"HTTP {record.status}"] += 1
+        self.retries[group_reason(record.error or f"HTTP {record.status}")] += 1
         self.request_bytes += record.request_bytes
 
     def add(self, record: RequestRecord) -> None:
@@ -52,7 +53,7 @@ class ClassMetrics:
         self.response_bytes += record.response_bytes
         if not record.ok:
             self.failed += 1
-            self.failures[record.error] += 1
+            self.failures[group_reason(record.error)] += 1
             return
         self.completed += 1
         self.input_tokens += record.input_tokens

@@ -46,23 +46,29 @@ def run_ours(url: str, seconds: float, streams: int, max_tokens: int) -> dict:
     from locust.env import Environment
 
     from conf.settings import Settings
-    from plugin.hooks import LocustReporter
+    from metrics.collector import LlmMetrics
+    from plugin.reporter import LocustReporter
     from plugin.runtime import Runtime
     from streaming.record import RequestRecord
     from transport.http import Target
+    from transport.inflight import InFlight
 
     env = Environment(events=events)
     env.create_local_runner()  # attaches Locust's stats listener to the request event
     settings = Settings(target=Target.parse(url), model="emulator", endpoint="/v1/chat/completions")
     runtime = Runtime(settings)
-    env.llm_runtime = runtime
+    metrics, inflight = LlmMetrics(), InFlight()
     path = settings.endpoint
+
+    def count(record: RequestRecord, retried: bool) -> None:
+        (metrics.add_retry if retried else metrics.add)(record)
+
     tokens = 0
     stop_at = time.perf_counter() + seconds
 
     def user() -> None:
         nonlocal tokens
-        client = runtime.new_client(LocustReporter(env, runtime, path, "text"))
+        client = runtime.new_client(LocustReporter(env, path, "text", count), inflight)
         while time.perf_counter() < stop_at:
             record = client.send(path, body(max_tokens), RequestRecord("text"))
             tokens += record.output_tokens if record.ok else 0
@@ -71,7 +77,7 @@ def run_ours(url: str, seconds: float, streams: int, max_tokens: int) -> dict:
     gevent.joinall([gevent.spawn(user) for _ in range(streams)])
     itl = env.stats.get("ITL [text]", "LLM").num_requests
     return {"tokens": tokens, "cpu_s": cpu_seconds() - cpu0, "wall_s": time.perf_counter() - t0,
-            "locust_itl_events": itl, "failed": runtime.metrics.overall().failed}
+            "locust_itl_events": itl, "failed": metrics.overall().failed}
 
 
 def run_aiohttp(url: str, seconds: float, streams: int, max_tokens: int) -> dict:

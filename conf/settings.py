@@ -2,16 +2,18 @@
 
 Nothing else reads the argparse Namespace: users, the client and the report get a
 :class:`Settings`. Every bad value becomes a :class:`SettingsError` with one line naming
-the value and what is accepted.
+the value and what is accepted. Defaults are the option table's (:mod:`conf.options`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conf.options import default
 from payloads.errors import PayloadError
 from payloads.image_supply import ImageOptions
 from transport.http import Target
@@ -37,39 +39,40 @@ class Settings:
     include_usage: bool = True
     """Send ``stream_options.include_usage`` so servers that can, report token counts."""
     ignore_eos: bool = False
-    max_tokens: int = 256
+    max_tokens: int = default("max_tokens")
     """Output length asked for (``max_tokens``)."""
-    input_len: int = 128
+    input_len: int = default("input_len")
     """Prompt length in tokens (content, before the chat template)."""
-    range_ratio: float = 0.0
+    range_ratio: float = default("range_ratio")
     """Vary input and output lengths uniformly within +/- this ratio (as vLLM's random dataset)."""
-    prefix_len: int = 0
+    prefix_len: int = default("prefix_len")
     unique_prefix: bool = False
     tokenizer: str | None = None
     dataset: str | None = None
-    dataset_format: str = "auto"
+    dataset_format: str = default("dataset_format")
     dataset_skip_bad: bool = False
     """Skip bad dataset lines (and report how many and why) instead of stopping at the first."""
     conversations: str | None = None
     """ShareGPT file for multi-turn users (default: turns from the payload factory)."""
-    turns: int = 3
-    think_time: float = 0.0
+    turns: int = default("turns")
+    think_time: float = default("think_time")
     """Seconds a multi-turn user waits between turns."""
     seed: int = 0
+    """The run's seed (``--seed``, or a fresh one the lifecycle draws when it is not given)."""
     summary_json: str | None = None
     request_log: str | None = None
     """JSONL file with one line per request (Batch output shape plus timings)."""
     per_token_stats: bool = True
-    connect_timeout: float = 10.0
-    idle_timeout: float = 60.0
-    first_token_timeout: float = 0.0
-    request_timeout: float = 0.0
+    connect_timeout: float = default("connect_timeout")
+    idle_timeout: float = default("idle_timeout")
+    first_token_timeout: float = default("first_token_timeout")
+    request_timeout: float = default("request_timeout")
     verify_tls: bool = True
-    drain_timeout: float = 30.0
+    drain_timeout: float = default("drain_timeout")
     """Seconds requests in flight when the test stops get to finish before they are cancelled."""
-    retries: int = 0
+    retries: int = default("retries")
     """Re-send a 429/503 answer up to this many times (0 = never), after its Retry-After."""
-    retry_max_wait: float = 30.0
+    retry_max_wait: float = default("retry_max_wait")
     images: ImageOptions = field(default_factory=ImageOptions)
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
@@ -112,69 +115,79 @@ def read_api_key(env_name: str, key_file: str | None, environ: dict[str, str]) -
     return environ.get(env_name) or None
 
 
-def from_options(options: Any, environ: dict[str, str] | None = None) -> Settings:
-    """Build and validate :class:`Settings` from Locust's parsed options."""
+def option_getter(options: Any) -> Callable[[str], Any]:
+    """``get(dest)``: the option's value in ``options``, else the option table's default."""
+    return lambda dest: getattr(options, dest, default(dest))
+
+
+def from_options(options: Any, environ: dict[str, str] | None = None, host: str | None = None) -> Settings:
+    """Build and validate :class:`Settings` from Locust's parsed options.
+
+    ``host`` overrides ``options.host``: a worker gets the run's host from the master apart
+    from the options, and the web UI's form changes Locust's environment, not the options.
+    An option missing from ``options`` takes the option table's default.
+    """
     environ = dict(os.environ) if environ is None else environ
-    get = lambda name, default=None: getattr(options, name, default)  # noqa: E731
+    get = option_getter(options)
     try:
-        target = Target.parse(get("host") or DEFAULT_HOST)
+        target = Target.parse(host or getattr(options, "host", None) or DEFAULT_HOST)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    endpoint = get("endpoint", "chat")
+    endpoint = get("endpoint")
     if endpoint not in ENDPOINTS:
         raise SettingsError(f"--endpoint {endpoint!r}: expected one of {', '.join(ENDPOINTS)}")
     return Settings(
         target=target,
         model=get("model") or "",
         endpoint=ENDPOINTS[endpoint],
-        stream=not get("no_stream", False),
-        include_usage=not get("no_include_usage", False),
-        ignore_eos=bool(get("ignore_eos", False)),
-        max_tokens=_positive("max-tokens", get("max_tokens", 256)),
-        input_len=_positive("input-len", get("input_len", 128)),
-        range_ratio=_ratio("range-ratio", get("range_ratio", 0.0)),
-        prefix_len=_positive("prefix-len", get("prefix_len", 0), zero_ok=True),
-        unique_prefix=bool(get("unique_prefix", False)),
+        stream=not get("no_stream"),
+        include_usage=not get("no_include_usage"),
+        ignore_eos=bool(get("ignore_eos")),
+        max_tokens=_positive("max-tokens", get("max_tokens")),
+        input_len=_positive("input-len", get("input_len")),
+        range_ratio=_ratio("range-ratio", get("range_ratio")),
+        prefix_len=_positive("prefix-len", get("prefix_len"), zero_ok=True),
+        unique_prefix=bool(get("unique_prefix")),
         tokenizer=get("tokenizer") or None,
         dataset=get("dataset") or None,
-        dataset_format=get("dataset_format", "auto"),
-        dataset_skip_bad=bool(get("dataset_skip_bad", False)),
+        dataset_format=get("dataset_format"),
+        dataset_skip_bad=bool(get("dataset_skip_bad")),
         conversations=get("conversations") or None,
-        turns=_positive("turns", get("turns", 3)),
-        think_time=_positive("think-time", get("think_time", 0.0), float, zero_ok=True),
-        seed=_positive("seed", get("seed", 0), zero_ok=True),
+        turns=_positive("turns", get("turns")),
+        think_time=_positive("think-time", get("think_time"), float, zero_ok=True),
+        seed=_positive("seed", get("seed") or 0, zero_ok=True),
         summary_json=get("summary_json") or None,
         request_log=get("request_log") or None,
-        per_token_stats=not get("no_per_token_stats", False),
-        connect_timeout=_positive("connect-timeout", get("connect_timeout", 10.0), float),
-        idle_timeout=_positive("idle-timeout", get("idle_timeout", 60.0), float),
-        first_token_timeout=_positive("first-token-timeout", get("first_token_timeout", 0.0), float, True),
-        request_timeout=_positive("request-timeout", get("request_timeout", 0.0), float, True),
-        verify_tls=not get("insecure", False),
-        drain_timeout=_positive("drain-timeout", get("drain_timeout", 30.0), float, zero_ok=True),
-        retries=_positive("retries", get("retries", 0), zero_ok=True),
-        retry_max_wait=_positive("retry-max-wait", get("retry_max_wait", 30.0), float, zero_ok=True),
+        per_token_stats=not get("no_per_token_stats"),
+        connect_timeout=_positive("connect-timeout", get("connect_timeout"), float),
+        idle_timeout=_positive("idle-timeout", get("idle_timeout"), float),
+        first_token_timeout=_positive("first-token-timeout", get("first_token_timeout"), float, True),
+        request_timeout=_positive("request-timeout", get("request_timeout"), float, True),
+        verify_tls=not get("insecure"),
+        drain_timeout=_positive("drain-timeout", get("drain_timeout"), float, zero_ok=True),
+        retries=_positive("retries", get("retries"), zero_ok=True),
+        retry_max_wait=_positive("retry-max-wait", get("retry_max_wait"), float, zero_ok=True),
         images=_image_options(get),
-        text_only=bool(get("text_only", False)),
-        api_key=read_api_key(get("api_key_env") or "OPENAI_API_KEY", get("api_key_file"), environ),
+        text_only=bool(get("text_only")),
+        api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),
     )
 
 
-def _image_options(get: Any) -> ImageOptions:
+def _image_options(get: Callable[[str], Any]) -> ImageOptions:
     options = ImageOptions(
-        per_request=str(get("images_per_request", "1")),
-        size=get("image_size", "640x480"),
-        fmt=get("image_format", "jpeg"),
-        quality=_positive("image-quality", get("image_quality", 85)),
-        unique=bool(get("unique_images", False)),
-        pool_size=_positive("image-pool-size", get("image_pool_size", 16)),
+        per_request=str(get("images_per_request")),
+        size=get("image_size"),
+        fmt=get("image_format"),
+        quality=_positive("image-quality", get("image_quality")),
+        unique=bool(get("unique_images")),
+        pool_size=_positive("image-pool-size", get("image_pool_size")),
         files=tuple(f for f in (get("image_files") or "").split(",") if f),
-        max_mb=_positive("image-max-mb", get("image_max_mb", 20.0), float),
+        max_mb=_positive("image-max-mb", get("image_max_mb"), float),
         url_file=get("image_url_file") or None,
-        server_host=get("image_server_host", "127.0.0.1"),
-        server_port=_positive("image-server-port", get("image_server_port", 0), zero_ok=True),
-        text_first=not get("text_after_images", False),
-        seed=_positive("seed", get("seed", 0), zero_ok=True),
+        server_host=get("image_server_host"),
+        server_port=_positive("image-server-port", get("image_server_port"), zero_ok=True),
+        text_first=not get("text_after_images"),
+        seed=_positive("seed", get("seed") or 0, zero_ok=True),
     )
     try:
         options.validate()

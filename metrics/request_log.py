@@ -14,13 +14,13 @@ import orjson
 from streaming.record import RequestRecord
 
 
-def log_line(record: RequestRecord, number: int, retried: bool = False) -> dict:
+def log_line(record: RequestRecord, number: int, retried: bool = False, prefix: str = "req_") -> dict:
     """The log entry for one finished request (or, ``retried``, for an attempt sent again)."""
     itls = record.itls()
     ttft, tpot = record.ttft, record.tpot
     body = {"finish_reason": record.finish_reason, "usage": record.usage} if record.status == 200 else None
     return {
-        "id": f"req_{number:08d}",
+        "id": f"{prefix}{number:08d}",
         "custom_id": record.custom_id or None,
         "response": {"status_code": record.status or None, "request_id": record.request_id or None,
                      "body": body},
@@ -46,18 +46,30 @@ def log_line(record: RequestRecord, number: int, retried: bool = False) -> dict:
     }
 
 
+def open_request_log(path: str | Path, worker: int | None = None) -> RequestLog:
+    """The log of this process: ``path`` itself, or on worker N of a distributed run its own
+    file ``<stem>.worker<N><suffix>`` beside it, with ids ``req_w<N>_...``, unique across the
+    run (several processes appending to one file would interleave lines and repeat ids)."""
+    if worker is None:
+        return RequestLog(path)
+    path = Path(path)
+    return RequestLog(path.with_name(f"{path.stem}.worker{worker}{path.suffix}"), prefix=f"req_w{worker}_")
+
+
 class RequestLog:
     """Appends one line per request to ``path`` (created with its folder), flushed each time."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, prefix: str = "req_") -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self._file = path.open("ab", buffering=0)
+        self._prefix = prefix
         self._count = 0
 
     def write(self, record: RequestRecord, retried: bool = False) -> None:
         self._count += 1
-        self._file.write(orjson.dumps(log_line(record, self._count, retried)) + b"\n")
+        self._file.write(orjson.dumps(log_line(record, self._count, retried, self._prefix)) + b"\n")
 
     def close(self) -> None:
         self._file.close()

@@ -6,6 +6,7 @@ hooks module wires it in and hands each user a client with the reporting seam).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import urllib.error
@@ -16,8 +17,7 @@ from typing import Protocol
 import orjson
 
 from conf.settings import ENDPOINTS, Settings, SettingsError
-from metrics.collector import LlmMetrics
-from metrics.request_log import RequestLog
+from metrics.request_log import open_request_log
 from payloads.conversation import Conversation
 from payloads.datasets import ShareGPTConversation, load_sharegpt
 from payloads.errors import PayloadError
@@ -28,8 +28,12 @@ from payloads.replay import Replay, load_dataset
 from payloads.request import SampleRequest
 from transport.client import ChatClient, Reporter, RetryPolicy
 from transport.http import StreamingHttp
+from transport.inflight import InFlight
 
 log = logging.getLogger("llm")
+SEED_STRIDE = 1_000_003
+"""Workers' seeds are ``--seed`` plus this many times their index: every worker sends
+different prompts, conversations and images, and ``--seed`` still reproduces the run."""
 
 
 class Sampler(Protocol):
@@ -40,28 +44,30 @@ class Runtime:
     """Per-process state of an LLM load test."""
 
     def __init__(
-        self, settings: Settings, tokenizer: object | None = None, sampler: Sampler | None = None
+        self,
+        settings: Settings,
+        tokenizer: object | None = None,
+        sampler: Sampler | None = None,
+        worker: int | None = None,
     ) -> None:
         self.settings = settings
-        self.requested = settings
-        """The settings as the options gave them (before the model was looked up)."""
+        self.worker = worker
+        """This worker's index from the master (None outside a worker): offsets seeds, names the
+        request log."""
         self.tokenizer = tokenizer
         self.sampler = sampler
         """Where each request's messages and lengths come from (random exact-length or a dataset)."""
-        self.images = ImageSupply(settings.images)
+        offset = SEED_STRIDE * (worker or 0)
+        self.images = ImageSupply(dataclasses.replace(settings.images, seed=settings.images.seed + offset))
         self._conversations: Iterator[ShareGPTConversation] | None = None
         self._factory: PromptFactory | None = None
-        self.request_log = RequestLog(settings.request_log) if settings.request_log else None
-        self.metrics = LlmMetrics()
-        """Everything this process has counted (the master's merged view in distributed mode)."""
-        self.pending = LlmMetrics()
-        """What a worker has counted since its last report to the master."""
+        self.request_log = open_request_log(settings.request_log, worker) if settings.request_log else None
         self.count_tokens: Callable[[str], int] | None = None
         if tokenizer is not None:
             encode = tokenizer.encode  # type: ignore[attr-defined]
             self.count_tokens = lambda text: len(encode(text, add_special_tokens=False))
 
-    def new_client(self, reporter: Reporter) -> ChatClient:
+    def new_client(self, reporter: Reporter, inflight: InFlight) -> ChatClient:
         """A client with its own kept-alive connection, for one simulated user."""
         s = self.settings
         http = StreamingHttp(
@@ -71,7 +77,7 @@ class Runtime:
         return ChatClient(
             http, reporter, self.count_tokens,
             first_token_timeout=s.first_token_timeout or None, total_timeout=s.request_timeout or None,
-            idle_timeout=s.idle_timeout, retry=RetryPolicy(s.retries, s.retry_max_wait),
+            idle_timeout=s.idle_timeout, retry=RetryPolicy(s.retries, s.retry_max_wait), inflight=inflight,
         )
 
     def body_for(self, sample: SampleRequest) -> dict:
@@ -109,7 +115,8 @@ class Runtime:
         if s.conversations:
             return Conversation.from_sharegpt(next(self._load_conversations()), self.tokenizer, s.max_tokens)
         if self._factory is None:
-            self._factory = PromptFactory(self.tokenizer, seed=s.seed + 7919)
+            seed = s.seed + 7919 + SEED_STRIDE * (self.worker or 0)
+            self._factory = PromptFactory(self.tokenizer, seed=seed)
         return Conversation.from_factory(self._factory, s.turns, s.input_len, s.max_tokens)
 
     def close(self) -> None:
@@ -128,7 +135,7 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
             return Replay(records, start=offset * 9973)
         return RandomDataset(
             tokenizer, input_len=s.input_len, output_len=s.max_tokens, range_ratio=s.range_ratio,
-            prefix_len=s.prefix_len, unique_prefix=s.unique_prefix, seed=s.seed + offset,
+            prefix_len=s.prefix_len, unique_prefix=s.unique_prefix, seed=s.seed + SEED_STRIDE * offset,
         )
     except PayloadError as exc:
         raise SettingsError(str(exc)) from None

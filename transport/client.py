@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
 
-import gevent
 import orjson
 from gevent import GreenletExit
 from geventhttpclient.response import HTTPSocketPoolResponse
@@ -25,6 +24,18 @@ from streaming.record import RequestRecord
 from streaming.sse import TimedChunks
 from streaming.stream import consume_response
 from transport.http import StreamingHttp, arrival_clock
+from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, Flight, InFlight, RequestCancelled
+
+
+class StopRequested(Exception):  # noqa: N818 - a signal to the caller, not an error
+    """The test is stopping: the request was not sent (there is nothing to count)."""
+
+
+def _close_record(record: RequestRecord) -> None:
+    """A request that ends without an attempt in progress: it ends now, after no wire time."""
+    if not record.t_end:
+        record.wall_start, record.t_start = time.time(), perf_counter()
+        record.t_end = record.t_start
 
 
 class Reporter(Protocol):
@@ -38,70 +49,6 @@ class Reporter(Protocol):
 
     def retried(self, record: RequestRecord) -> None:
         """An attempt that failed with 429/503 and was sent again (counted apart from requests)."""
-
-
-class FirstTokenTimeout(Exception):
-    """No token arrived within the first-token timeout."""
-
-
-class IdleTimeout(Exception):
-    """No byte arrived within the idle timeout."""
-
-
-class InFlight:
-    """The requests this process has in flight: idle timeouts, and a clean stop.
-
-    One greenlet checks every in-flight request a few times a second against the arrival
-    time the stream reader keeps anyway, so the per-token path pays nothing (a socket
-    timeout would arm a gevent timer on every read). At the end of a test, :meth:`drain`
-    lets in-flight requests finish, then cancels the rest, so each is counted exactly once.
-    """
-
-    def __init__(self, period: float = 0.1) -> None:
-        self.period = period
-        self.closed = False
-        """Set by :meth:`drain`: no new request may start (until :meth:`reopen`)."""
-        self._watched: dict[gevent.Greenlet, tuple[TimedChunks, float, float]] = {}
-        self._runner: gevent.Greenlet | None = None
-
-    def watch(self, chunks: TimedChunks, t_start: float, idle_timeout: float) -> None:
-        """Track the current greenlet's request until :meth:`unwatch`."""
-        self._watched[gevent.getcurrent()] = (chunks, t_start, idle_timeout)
-        if self._runner is None or self._runner.dead:
-            self._runner = gevent.spawn(self._run)
-
-    def unwatch(self) -> None:
-        self._watched.pop(gevent.getcurrent(), None)
-
-    def _run(self) -> None:
-        while self._watched:
-            gevent.sleep(self.period)
-            now = perf_counter()
-            for greenlet, (chunks, t_start, idle) in list(self._watched.items()):
-                if now - max(chunks.t_last, t_start) > idle:
-                    self._watched.pop(greenlet, None)
-                    gevent.kill(greenlet, IdleTimeout)
-
-    def drain(self, timeout: float) -> int:
-        """Refuse new requests, wait up to ``timeout`` s for those in flight, cancel the rest.
-
-        Returns how many were cancelled (each is reported as a failure by its client).
-        """
-        self.closed = True
-        deadline = perf_counter() + timeout
-        while self._watched and perf_counter() < deadline:
-            gevent.sleep(self.period)
-        left = list(self._watched)
-        for greenlet in left:
-            greenlet.kill(block=False)
-        gevent.joinall(left, timeout=5)
-        return len(left)
-
-    def reopen(self) -> None:
-        self.closed = False
-
-
-IN_FLIGHT = InFlight()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +80,7 @@ class ChatClient:
         total_timeout: float | None = None,
         idle_timeout: float = 60.0,
         retry: RetryPolicy = RetryPolicy(),
+        inflight: InFlight | None = None,
     ) -> None:
         self.http = http
         self.retry = retry
@@ -141,70 +89,74 @@ class ChatClient:
         self.count_tokens = count_tokens
         self.first_token_timeout = first_token_timeout
         self.total_timeout = total_timeout
+        self.inflight = inflight if inflight is not None else InFlight()
+        """Where this client's requests are watched for timeouts and drained at a stop."""
 
     def send(self, path: str, body: dict, record: RequestRecord) -> RequestRecord:
         """POST ``body`` to ``path``, read the whole response into ``record``, report it once.
 
         Under a :class:`RetryPolicy`, a 429/503 attempt is reported as retried and the
         request is sent again after ``Retry-After``; ``record`` ends with the last attempt.
+        When the stop gate is closed nothing is sent and :class:`StopRequested` is raised.
         """
-        if IN_FLIGHT.closed:
-            raise GreenletExit  # the test is stopping: send nothing new (nothing to count)
+        inflight = self.inflight
+        if inflight.gate.closed:
+            raise StopRequested
         payload = orjson.dumps(body)
+        flight = Flight(self.idle_timeout, self.first_token_timeout if body.get("stream") else None,
+                        self.total_timeout)
+        inflight.begin(flight)
+        try:
+            self._send(path, body, payload, record, flight)
+        except GreenletExit:  # Locust killed the user: count the request once, then let the kill go on
+            record.error = record.error or CANCELLED_AT_STOP
+            _close_record(record)
+            self.reporter.done(record)
+            raise
+        finally:
+            inflight.end(flight)
+        return record
+
+    def _send(self, path: str, body: dict, payload: bytes, record: RequestRecord, flight: Flight) -> None:
         while True:
-            try:
-                self._attempt(path, body, payload, record)
-            except GreenletExit:
-                self.reporter.done(record)  # counted once, as "cancelled", then the stop goes on
-                raise
+            self._attempt(path, body, payload, record, flight)
             wait = self.retry.wait_for(record)
             if wait is None:
-                self.reporter.done(record)
-                return record
+                break
             self.reporter.retried(record.next_attempt())
-            gevent.sleep(wait)
+            flight.waiting = True
+            try:
+                if not self.inflight.gate.wait(wait):
+                    record.error = CANCELLED_BEFORE_RETRY
+            except RequestCancelled as exc:
+                record.error = exc.reason
+            if record.error is not None:
+                _close_record(record)
+                break
+        self.reporter.done(record)
 
-    def _attempt(self, path: str, body: dict, payload: bytes, record: RequestRecord) -> None:
+    def _attempt(self, path: str, body: dict, payload: bytes, record: RequestRecord, flight: Flight) -> None:
         streamed = bool(body.get("stream"))
         record.request_bytes = len(payload)
         record.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
-        first_timer = None
-        if streamed and self.first_token_timeout:
-            first_timer = gevent.Timeout(self.first_token_timeout, FirstTokenTimeout)
-        total_timer = gevent.Timeout(self.total_timeout) if self.total_timeout else None
-        timers = [t for t in (first_timer, total_timer) if t is not None]
         response: HTTPSocketPoolResponse | None = None
         record.wall_start = time.time()
         record.t_start = perf_counter()
         chunks = TimedChunks(lambda: b"")
+        flight.attempt(record.t_start, lambda: chunks.t_last, lambda: bool(record.token_times))
         try:
-            for timer in timers:
-                timer.start()
-            IN_FLIGHT.watch(chunks, record.t_start, self.idle_timeout)
             response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
             sock = self.http.socket
             if sock is not None and sock.sent:
                 record.t_start = sock.sent  # when the request really left, after any connect
             chunks._read = _line_reader(response)
             chunks._clock = arrival_clock(sock)
-            self._read(response, chunks, path, streamed, record, first_timer)
-        except GreenletExit:
-            record.error = "cancelled: test stopped mid-request"
-            raise
-        except gevent.Timeout as exc:
-            if exc is not total_timer:
-                raise
-            record.error = f"timeout: request took over {self.total_timeout:g} s"
-        except FirstTokenTimeout:
-            record.error = f"timeout: no first token within {self.first_token_timeout:g} s"
-        except IdleTimeout:
-            record.error = f"timeout: no bytes for {self.idle_timeout:g} s"
+            self._read(response, chunks, path, streamed, record)
+        except RequestCancelled as exc:
+            record.error = exc.reason
         except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
             record.error = transport_error(exc, self.http)
         finally:
-            IN_FLIGHT.unwatch()
-            for timer in timers:
-                timer.close()
             if record.error is not None or not record.t_end:
                 record.t_end = perf_counter()
             self.http.finish(response)
@@ -216,15 +168,8 @@ class ChatClient:
         path: str,
         streamed: bool,
         record: RequestRecord,
-        first_timer: gevent.Timeout | None,
     ) -> None:
         reporter = self.reporter
-
-        def on_first(rec: RequestRecord, ttft: float) -> None:
-            if first_timer is not None:
-                first_timer.close()
-            reporter.first_token(rec, ttft)
-
         content_type = response.get("content-type") or ""
         record.request_id = response.get("x-request-id") or ""
         retry_after = response.get("retry-after")
@@ -232,7 +177,7 @@ class ChatClient:
             record.retry_after = float(retry_after)
         consume_response(
             record, response.status_code, content_type, chunks, path, streamed,
-            self.count_tokens, on_first, reporter.token,
+            self.count_tokens, reporter.first_token, reporter.token,
         )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from gevent import GreenletExit
 from locust import User, constant, task
 
-from plugin.hooks import get_runtime, reporter_for
+from plugin.hooks import lifecycle_of
 from streaming.record import RequestRecord
+from transport.client import StopRequested
 
 
 class ChatUser(User):
@@ -24,9 +26,11 @@ class ChatUser(User):
     """True for users whose requests carry images (refused by text-only targets and endpoints)."""
 
     def on_start(self) -> None:
-        self.runtime = get_runtime(self.environment)
+        lifecycle = lifecycle_of(self.environment)
+        self.runtime = lifecycle.require_runtime()
         self.path = self.runtime.settings.endpoint
-        self.client = self.runtime.new_client(reporter_for(self.environment, self.path, self.traffic_class))
+        reporter = lifecycle.reporter_for(self.path, self.traffic_class)
+        self.client = self.runtime.new_client(reporter, lifecycle.inflight)
         self.client.http.preconnect()  # a burst of first requests should not also be a burst of connects
 
     def on_stop(self) -> None:
@@ -34,7 +38,15 @@ class ChatUser(User):
 
     @task
     def run_task(self) -> None:
-        self.chat()
+        try:
+            self.chat()
+        except StopRequested:
+            raise GreenletExit from None  # the test is stopping: this user ends, nothing in flight
+
+    def pause(self, seconds: float) -> None:
+        """Think time that a stop cuts short (and then ends the user)."""
+        if not self.client.inflight.gate.wait(seconds):
+            raise StopRequested
 
     def chat(self) -> None:
         """Send one request and wait for its whole answer."""

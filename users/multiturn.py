@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gevent
-
 from payloads.conversation import Conversation
 from streaming.record import RequestRecord
 from users.base import ChatUser
@@ -41,4 +39,4 @@ class MultiTurnChatUser(ChatUser):
             return
         conversation.add_reply(record.text)
         if not conversation.done and self.runtime.settings.think_time:
-            gevent.sleep(self.runtime.settings.think_time)
+            self.pause(self.runtime.settings.think_time)

@@ -1,0 +1,311 @@
+"""One lifecycle for a run: start, drain and stop, whichever way the run ends.
+
+Locust ends a run along several paths, and they do not meet where a summary could be
+written: ``-t`` and the web UI's Stop call the runner's ``stop`` (``test_stopping``, then
+the users are stopped, then ``test_stop``); Ctrl-C and SIGTERM fire ``quitting`` *before*
+the runner is stopped, and a master's ``quitting`` comes before its workers' last reports.
+So this object owns the order on every path:
+
+1. **start** (``test_start``): fresh LLM figures for the run (each web UI run, Start, New
+   or Reset, counts only its own requests), the stop gate opens, the runtime is (re)built
+   from the options the run was started with.
+2. **drain** (``test_stopping``): the gate closes, so no request, retry or conversation turn
+   starts; requests in flight get ``--drain-timeout`` seconds, then are cancelled and
+   counted. A master has every worker drain and waits for each one's final metrics.
+3. **summary** (``test_stop``): computed once, after 2, and kept.
+4. **quit** (``quitting``): a run still going (Ctrl-C, SIGTERM) is stopped first, through 2
+   and 3; then the summary is written and printed, and the exit code set from the outcomes.
+
+Exit codes (also in the README): 0 every request succeeded (requests cancelled by the stop
+do not count against it); 1 a request failed or a user raised an exception; 2 bad input at
+start; 3 a run started but counted no request (for example, a master whose workers never
+sent any).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import logging
+import secrets
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+
+from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
+from metrics.collector import LlmMetrics
+from metrics.report import format_table, summarize, write_json
+from payloads.tokenizer import TokenizerError, load_tokenizer
+from plugin.distributed import Distributed
+from plugin.reporter import LocustReporter
+from plugin.runtime import Runtime, make_sampler, probe_target
+from streaming.record import RequestRecord
+from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlight
+
+log = logging.getLogger("llm")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED = 0, 1, 2, 3
+CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
+
+
+class Lifecycle:
+    """The LLM side of one Locust process (local, master or worker) across its runs."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.inflight = InFlight()
+        self.runtime: Runtime | None = None
+        self.metrics = LlmMetrics()
+        """This run's figures: everything counted here (a master: merged from its workers)."""
+        self.pending = LlmMetrics()
+        """A worker's figures not yet sent to the master."""
+        self.summary: dict | None = None
+        """The last run's summary, computed once when it stopped."""
+        self.runs = 0
+        self._seed_given = False
+        self.distributed = Distributed(self)
+        self._printed = False
+
+    # ---- roles ---------------------------------------------------------------------------
+    @property
+    def is_master(self) -> bool:
+        return isinstance(self.environment.runner, MasterRunner)
+
+    @property
+    def is_worker(self) -> bool:
+        return isinstance(self.environment.runner, WorkerRunner)
+
+    @property
+    def headless(self) -> bool:
+        return bool(getattr(self.environment.parsed_options, "headless", False))
+
+    # ---- start ---------------------------------------------------------------------------
+    def init(self) -> None:
+        """At start-up: check the options; where a run starts at once (headless), also the
+        target and the model, and build what the run sends. Raises :class:`SettingsError`.
+
+        A worker checks nothing here: it has only ``--master-host``; its settings come from
+        the master with each run. The web UI opens without a reachable target: the check
+        happens when a run is started from it (:mod:`plugin.webui`).
+        """
+        if self.is_worker:
+            return
+        options = self.environment.parsed_options
+        self._seed_given = getattr(options, "seed", None) is not None
+        if not self._seed_given:
+            options.seed = secrets.randbelow(2**31)  # a fresh seed each run; printed in the summary
+        settings = self.check(options)
+        if self.headless:
+            self.resolve_model(settings)
+            if not self.is_master:
+                self.runtime = self.build(self.check(options))
+
+    def check(self, options, host: str | None = None) -> Settings:
+        """The settings ``options`` give, checked against the run's user classes."""
+        settings = from_options(options, host=host or self.environment.host)
+        check_user_classes(settings, self.environment.user_classes)
+        return settings
+
+    def resolve_model(self, settings: Settings, options=None) -> None:
+        """Check the target answers; without ``--model``, take the first it lists, and put it
+        in the options so workers (which get the master's options) send the same one."""
+        listed = probe_target(settings)
+        if not settings.model:
+            if listed is None:
+                raise SettingsError(f"--host {settings.target}: /v1/models lists no model; pass --model NAME")
+            (options or self.environment.parsed_options).model = listed
+
+    def build(self, settings: Settings) -> Runtime:
+        """The tokenizer, the request sampler and the image pools for ``settings``."""
+        try:
+            tokenizer = load_tokenizer(settings.tokenizer)
+        except TokenizerError as exc:
+            raise SettingsError(str(exc)) from None
+        index = self.worker_index
+        runtime = Runtime(settings, tokenizer, make_sampler(settings, tokenizer, index or 0), worker=index)
+        runtime.prepare({getattr(c, "traffic_class", "text") for c in self.environment.user_classes})
+        return runtime
+
+    @property
+    def worker_index(self) -> int | None:
+        """This worker's index from the master (None outside a worker): offsets seeds, names files."""
+        return (getattr(self.environment.runner, "worker_index", 0) or 0) if self.is_worker else None
+
+    def test_start(self) -> None:
+        """A run starts: fresh figures, the gate open, the runtime built for its options."""
+        self.runs += 1
+        self.metrics, self.pending, self.summary = LlmMetrics(), LlmMetrics(), None
+        self.distributed.run_started()
+        self.inflight.gate.reopen()
+        if not self.is_worker and not self._prepare_options():
+            return
+        if not self.is_master:
+            self._ensure_runtime()
+        gc.collect()
+        gc.freeze()  # start-up objects (tokenizer, corpus) leave the collector's view: shorter pauses
+        # Building blocked the event loop; timers set next (Locust's --run-time) count from now.
+        gevent.get_hub().loop.update_now()
+
+    def _prepare_options(self) -> bool:
+        """Master or local, before the run's options go out: a fresh seed for each web UI run
+        (unless ``--seed`` was given) and the model, when none was named. False: cannot run."""
+        options = self.environment.parsed_options
+        if self.runs > 1 and not self._seed_given:
+            options.seed = secrets.randbelow(2**31)
+        if options.model:
+            return True
+        try:
+            self.resolve_model(self.check(options))
+        except SettingsError as exc:
+            log.error("LLM settings: %s", exc)
+            gevent.spawn(self.environment.runner.stop)
+            return False
+        return True
+
+    def _ensure_runtime(self) -> None:
+        options = self.environment.parsed_options
+        try:
+            settings = from_options(options, host=self.environment.host)
+            if self.runtime is not None and self.runtime.settings == settings:
+                return
+            runtime = self.build(settings)
+        except SettingsError as exc:
+            # The master checked these options; a worker that cannot use them (a file only the
+            # master has, say) leaves the run, and a local run stops.
+            log.error("LLM settings: %s", exc)
+            runner = self.environment.runner
+            gevent.spawn(runner.quit if self.is_worker else runner.stop)
+            return
+        if self.runtime is not None:
+            self.runtime.close()
+        self.runtime = runtime
+
+    def reset(self) -> None:
+        """Locust's stats were reset (the web UI's Reset): the LLM figures start again too."""
+        self.metrics, self.pending = LlmMetrics(), LlmMetrics()
+        self.distributed.reset_workers()
+
+    # ---- counting --------------------------------------------------------------------------
+    def reporter_for(self, path: str, traffic_class: str) -> LocustReporter:
+        runtime = self.require_runtime()
+        return LocustReporter(self.environment, path, traffic_class, self.count,
+                              per_token=runtime.settings.per_token_stats)
+
+    def require_runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the LLM runtime was not built (import plugin.hooks in the locustfile)")
+        return self.runtime
+
+    def count(self, record: RequestRecord, retried: bool) -> None:
+        """Count one finished request (or one retried attempt), exactly once."""
+        into = self.pending if self.is_worker else self.metrics
+        (into.add_retry if retried else into.add)(record)
+        runtime = self.runtime
+        if runtime is not None and runtime.request_log is not None:
+            runtime.request_log.write(record, retried=retried)
+
+    # ---- stop ------------------------------------------------------------------------------
+    def test_stopping(self) -> None:
+        """Drain: nothing new starts; in-flight requests finish or are cancelled and counted."""
+        timeout = self._drain_timeout()
+        if self.is_master:
+            self.distributed.drain_workers(timeout)
+            return
+        cancelled = self.inflight.drain(timeout)
+        if cancelled:
+            log.info("LLM: %d request(s) still in flight at the stop were counted as cancelled", cancelled)
+
+    def _drain_timeout(self) -> float:
+        if self.runtime is not None:
+            return self.runtime.settings.drain_timeout
+        try:
+            return from_options(self.environment.parsed_options, host=self.environment.host).drain_timeout
+        except SettingsError:
+            return 30.0
+
+    def test_stop(self) -> None:
+        """The run stopped and drained: compute its summary, once."""
+        if self.is_worker or not self.runs:
+            return
+        self.summary = self._summarize()
+        if not self.headless:
+            self._write(self.summary)
+            log.info("LLM run %d finished:%s", self.runs, format_table(self.summary))
+        if self.is_master:
+            self.distributed.after_stop()
+
+    def _summarize(self) -> dict:
+        settings = self._settings()
+        summary = summarize(self.metrics)
+        summary["model"] = settings.model if settings else ""
+        summary["target"] = str(settings.target) if settings else str(self.environment.host)
+        summary["seed"] = settings.seed if settings else None
+        summary["cancelled_by_stop"] = sum(
+            n for reason, n in summary["failures"].items() if reason in CANCELLED_BY_STOP)
+        if self.is_master:
+            summary.update(self.distributed.summary_fields())
+        return summary
+
+    def _settings(self) -> Settings | None:
+        if self.runtime is not None:
+            return self.runtime.settings
+        try:
+            return from_options(self.environment.parsed_options, host=self.environment.host)
+        except SettingsError:
+            return None
+
+    def _write(self, summary: dict) -> None:
+        settings = self._settings()
+        if settings is not None and settings.summary_json:
+            write_json(summary, settings.summary_json)
+
+    def quitting(self) -> None:
+        """The process quits: stop a run still going (drain, summary), then report."""
+        runner = self.environment.runner
+        if self.is_worker:
+            self.distributed.worker_quitting()
+            return
+        if runner is not None and runner.state not in (STATE_INIT, STATE_STOPPED):
+            runner.quit()  # Ctrl-C, SIGTERM: the drain and the summary happen now, in order
+        if self.summary is None:
+            return
+        self.environment.process_exit_code = self.exit_code(self.summary)
+        self._write(self.summary)
+        self._print_at_exit(self.summary)
+
+    def exit_code(self, summary: dict) -> int:
+        """The process's exit code from the run's final outcomes (see the module docstring)."""
+        if summary["completed"] + summary["failed"] == 0:
+            log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
+            return EXIT_NOTHING_COUNTED
+        failed = summary["failed"] - summary["cancelled_by_stop"]
+        runner = self.environment.runner
+        if failed > 0 or (runner is not None and runner.exceptions):
+            return EXIT_FAILED
+        return EXIT_OK
+
+    def _print_at_exit(self, summary: dict) -> None:
+        """Print the LLM table last, after Locust's own tables."""
+        if self._printed:
+            return
+        self._printed = True
+        lines = [format_table(summary)]
+        settings = self._settings()
+        if settings is not None and settings.summary_json:
+            lines.append(f"LLM summary written to {settings.summary_json}")
+        atexit.register(print, "\n".join(lines), flush=True)
+
+
+def check_user_classes(settings: Settings, user_classes: list) -> None:
+    """Image traffic needs a chat endpoint on a target that takes images."""
+    image_classes = sorted(c.__name__ for c in user_classes if getattr(c, "sends_images", False))
+    if not image_classes:
+        return
+    if settings.endpoint != ENDPOINTS["chat"]:
+        raise SettingsError(f"--endpoint completions: {', '.join(image_classes)} send images, which only "
+                            "/v1/chat/completions takes; use --endpoint chat or text users only")
+    if settings.text_only:
+        raise SettingsError(f"--text-only: the target takes no images, but {', '.join(image_classes)} "
+                            "send them; pick text users only")
+

@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+# plugin/help_hook.py goes into the venv's site-packages: `locust -f locustfile.py --help` lists our options.
+$(STAMP): requirements.txt plugin/help_hook.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/python -m plugin.help_hook install
 	touch $(STAMP)
 
 lint: install

@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import docker_context
@@ -96,3 +98,36 @@ def test_headless_pods_commands_count_every_request_the_emulator_served(tmp_path
     assert (out / "report.html").exists() and (out / "stats_stats.csv").exists()
     # the settings reached the workers from the master: run.conf's input-len 1024 +/- 25 %, not 128
     assert min(record["prompt_tokens"] for record in served) >= 768
+
+
+def test_web_master_answers_its_probes_on_the_web_port(tmp_path):
+    objects = kustomize_lite.render(REPO / "deploy" / "k8s")
+    (deployment,) = [obj for obj in objects if obj["kind"] == "Deployment"
+                     and obj["metadata"]["labels"]["app.kubernetes.io/component"] == "master"]
+    (master,) = pod_specs(deployment)[0]["containers"]
+    probe = master["readinessProbe"]["httpGet"]
+    port = next(p["containerPort"] for p in master["ports"] if p["name"] == probe["port"])
+    image = docker_context.read_image(REPO / "deploy" / "Dockerfile", REPO)
+    workdir = docker_context.materialize(image, REPO, tmp_path / "image")
+    command = local(master["command"], {CONF: str(local_conf(tmp_path, "http://127.0.0.1:9"))})
+    proc = subprocess.Popen(command, cwd=workdir, env=pod_env(image, {}), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        status = wait_for_http(f"http://127.0.0.1:{port}{probe['path']}", proc)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=60)[0]
+    assert status == 200, output[-3000:]
+    assert proc.returncode == 0, output[-3000:]
+
+
+def wait_for_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> int | None:
+    """The status of the first answer from ``url`` (None if ``proc`` exits or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except OSError:
+            time.sleep(0.2)
+    return None

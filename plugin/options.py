@@ -50,10 +50,11 @@ def argparse_kwargs(option: Option) -> dict:
 def keep_form_order(app) -> None:
     """Let the start form list its fields in table order (call with ``web_ui.app``).
 
-    The form shows "Custom parameters" in the order of the page's JSON, and Flask's JSON
-    sorts keys by default, so the fields come alphabetically; this keeps insertion order.
+    The form shows "Custom parameters" in the order of the page's JSON, which Locust's
+    ``index.html`` writes with Jinja's ``tojson``; Jinja's default policy sorts keys, so the
+    fields come alphabetically. This keeps the order Locust gives (its parser's, our table's).
     """
-    app.json.sort_keys = False
+    app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
 
 
 def known_user_class(name: str) -> str:

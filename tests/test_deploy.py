@@ -73,9 +73,11 @@ def kubectl_kustomize_note() -> str | None:
     if shutil.which("kubectl") is None:
         return "kubectl absent: deploy/k8s checked with the repo's kustomize subset only"
     out = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True)
-    version = json.loads(out.stdout or "{}").get("kustomizeVersion", "v0")
+    info = json.loads(out.stdout or "{}")
+    version = info.get("kustomizeVersion", "v0")  # kubectl before 1.24 does not say (1.20 has v2.0.3)
     if int(re.sub(r"\D", "", version.split(".")[0]) or 0) < 4:
-        return f"kubectl's kustomize {version} predates directories in resources (v4)"
+        client = info.get("clientVersion", {}).get("gitVersion", "?")
+        return f"kubectl {client}: its kustomize predates directories in resources (v4); subset loader only"
     return None
 
 

@@ -88,6 +88,7 @@ class Distributed:
         deadline = time.monotonic() + timeout + 10
         while self._live_workers() - self.finals and time.monotonic() < deadline:
             gevent.sleep(0.05)
+        self._scan_lost()
         missing = self._live_workers() - self.finals
         if missing:
             log.warning("LLM: %d worker(s) sent no final metrics; the summary may miss their last requests",
@@ -103,9 +104,12 @@ class Distributed:
         """Name each worker that goes missing (no heartbeat), once, while runs go on."""
         while True:
             gevent.sleep(0.5)
-            for node in list(self.runner.clients.values()):
-                if node.state == STATE_MISSING and node.id not in self.lost:
-                    self._note_lost(node.id)
+            self._scan_lost()
+
+    def _scan_lost(self) -> None:
+        for node in list(self.runner.clients.values()):
+            if node.state == STATE_MISSING and node.id not in self.lost:
+                self._note_lost(node.id)
 
     def _note_lost(self, worker: str) -> None:
         now = time.time()
@@ -130,6 +134,7 @@ class Distributed:
             gevent.spawn(self.runner.quit)
 
     def summary_fields(self) -> dict:
+        self._scan_lost()
         return {"workers_reported": len(self.reported), "lost_workers": list(self.lost.values())}
 
     def why_nothing(self) -> str:

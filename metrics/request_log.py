@@ -30,6 +30,7 @@ def log_line(record: RequestRecord, number: int, retried: bool = False, prefix: 
         "images": record.images,
         "attempt": record.attempts,
         "retried": retried,
+        "resent": record.resent,
         "wall_start": record.wall_start,
         "ttft_ms": ttft * 1e3 if ttft is not None else None,
         "e2e_ms": record.e2e * 1e3,

@@ -57,6 +57,9 @@ class RequestRecord:
     """1, or more when a retry policy re-sent the request after a 429/503."""
     retry_after: float | None = None
     """The server's ``Retry-After`` in seconds, when it sent one."""
+    resent: bool = False
+    """True when the request went out once more on a fresh connection, because the reused one
+    had been closed by the server before any byte of an answer (the request is counted once)."""
 
     def next_attempt(self) -> RequestRecord:
         """Keep this attempt's outcome in a copy; reset what the response filled in, for a retry."""

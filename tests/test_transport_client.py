@@ -207,3 +207,122 @@ def test_total_timeout_fails_a_stream_that_keeps_trickling():
     server.stop()
     assert record.error == "timeout: request took over 0.3 s"
     assert record.e2e == pytest.approx(0.3, abs=0.1) and len(record.token_times) >= 3
+
+
+def keep_alive_server(script):
+    """A loopback server that answers every request of a connection with ``script(sock, n)``
+    (n counts requests across connections) until the script returns False."""
+    served = []
+
+    def handle(sock, _addr):
+        buffered = b""
+        while True:
+            while b"\r\n\r\n" not in buffered:
+                data = sock.recv(65536)
+                if not data:
+                    return
+                buffered += data
+            head, _, rest = buffered.partition(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            buffered = rest[length:]
+            served.append(1)
+            if script(sock, len(served)) is False:
+                return
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server, served
+
+
+KEEP_ALIVE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                   b"Keep-Alive: timeout=5, max=100\r\n\r\n")
+
+
+def client_for(server, recorder=None):
+    http = StreamingHttp(Target("http", "127.0.0.1", server.server_port), {}, connect_timeout=2)
+    return ChatClient(http, recorder or Recorder(), idle_timeout=2)
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_before_reuse():
+    def script(sock, n):
+        sock.sendall(KEEP_ALIVE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+        return False  # as llama-server: close after the stream, despite Keep-Alive
+
+    server, served = keep_alive_server(script)
+    client = client_for(server)
+    records = []
+    for _ in range(3):
+        records.append(client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text")))
+        gevent.sleep(0.02)  # the server's FIN is in before the next request: the check sees it
+    server.stop()
+    assert all(r.ok and not r.resent for r in records), [r.error for r in records]
+    assert client.http.dropped == 2 and len(served) == 3
+
+
+def test_a_request_on_a_reused_connection_closed_unanswered_is_sent_once_more():
+    def script(sock, n):
+        if n == 2:
+            sock.close()  # read the request, then closed without a byte: it was not answered
+            return False
+        sock.sendall(KEEP_ALIVE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+        return None
+
+    server, served = keep_alive_server(script)
+    recorder = Recorder()
+    client = client_for(server, recorder)
+    first = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    server.stop()
+    assert first.ok and not first.resent
+    assert second.ok and second.resent and second.attempts == 1
+    assert [c[0] for c in recorder.calls].count("done") == 2
+    assert len(served) == 3  # the unanswered request, then its resend on a fresh connection
+    assert second.t_start > first.t_end and second.ttft < 0.5
+
+
+def test_a_reused_connection_closed_after_response_bytes_stays_a_failure():
+    def script(sock, n):
+        if n == 2:
+            sock.sendall(KEEP_ALIVE_HEAD + chunk(CHUNK))
+            sock.close()
+            return False
+        sock.sendall(KEEP_ALIVE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+        return None
+
+    server, served = keep_alive_server(script)
+    client = client_for(server)
+    client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    server.stop()
+    assert second.error == "connection closed mid-response" and not second.resent
+    assert len(served) == 2
+
+
+def test_a_fresh_connection_closed_unanswered_is_one_failure_not_mid_response():
+    def script(sock):
+        sock.close()
+
+    server = serve(script)
+    record, _ = send(server)
+    server.stop()
+    assert record.error == "connection closed before the response" and not record.resent
+
+
+def test_a_resend_that_fails_again_is_counted_once():
+    def script(sock, n):
+        if n == 1:
+            sock.sendall(KEEP_ALIVE_HEAD + chunk(CHUNK + FINISH) + b"0\r\n\r\n")
+            return None
+        sock.close()
+        return False
+
+    server, served = keep_alive_server(script)
+    recorder = Recorder()
+    client = client_for(server, recorder)
+    client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    second = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+    server.stop()
+    assert second.error == "connection closed before the response" and second.resent
+    assert len(served) == 3 and [c[0] for c in recorder.calls].count("done") == 2

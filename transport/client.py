@@ -136,12 +136,30 @@ class ChatClient:
         self.reporter.done(record)
 
     def _attempt(self, path: str, body: dict, payload: bytes, record: RequestRecord, flight: Flight) -> None:
+        """One attempt: sent, and sent once more when a reused connection was closed unanswered.
+
+        The resend stays inside ``flight`` (so its timeouts and a stop still reach it) and the
+        record keeps one outcome: the resent request's, timed from its own send.
+        """
         streamed = bool(body.get("stream"))
         record.request_bytes = len(payload)
         record.max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        if not self._exchange(path, payload, streamed, record, flight, may_resend=True):
+            record.resent = True
+            self._exchange(path, payload, streamed, record, flight, may_resend=False)
+
+    def _exchange(
+        self, path: str, payload: bytes, streamed: bool, record: RequestRecord, flight: Flight,
+        may_resend: bool,
+    ) -> bool:
+        """Send ``payload`` and read the whole response into ``record``.
+
+        Returns False (``record`` untouched but for its start) when ``may_resend`` and the
+        request failed on a reused connection before any byte of a response: the server had
+        closed it, so the request was never answered and may go out again.
+        """
         response: HTTPSocketPoolResponse | None = None
-        record.wall_start = time.time()
-        record.t_start = perf_counter()
+        record.wall_start, record.t_start, record.t_end = time.time(), perf_counter(), 0.0
         chunks = TimedChunks(lambda: b"")
         flight.attempt(record.t_start, lambda: chunks.t_last, lambda: bool(record.token_times))
         try:
@@ -155,11 +173,14 @@ class ChatClient:
         except RequestCancelled as exc:
             record.error = exc.reason
         except Exception as exc:  # noqa: BLE001 - every transport failure is classified, never raised
+            if may_resend and self.http.unanswered_reuse():
+                return False
             record.error = transport_error(exc, self.http)
         finally:
             if record.error is not None or not record.t_end:
                 record.t_end = perf_counter()
             self.http.finish(response)
+        return True
 
     def _read(
         self,
@@ -184,10 +205,10 @@ class ChatClient:
 def _line_reader(response: HTTPSocketPoolResponse) -> Callable[[], bytes]:
     """Whatever body bytes are in, as soon as one whole line is: never waits for a buffer to fill.
 
-    ``readline(b"\n")`` returns the moment a newline is buffered (LOCUST-NOTES section 2);
-    the rest of what the same socket reads brought is taken along (it arrived at the same
-    time), so a burst of events costs one call, not two per event. A partial line at the
-    end is fine: the SSE parser joins pieces across chunks.
+    ``readline(b"\n")`` returns the moment a newline is buffered; the rest of what the same
+    socket reads brought is taken along (it arrived at the same time), so a burst of events
+    costs one call, not two per event. A partial line at the end is fine: the SSE parser
+    joins pieces across chunks.
     """
     readline = response.readline
     buffered = response._body_buffer  # geventhttpclient's parsed-body buffer (pinned version)
@@ -218,5 +239,7 @@ def transport_error(exc: BaseException, http: StreamingHttp) -> str:
         return "connection reset by server"
     name = exc.__class__.__name__
     if name in ("HTTPConnectionClosed", "HTTPParseError", "HTTPProtocolViolationError"):
-        return "connection closed mid-response"
+        sock = http.socket
+        answered = sock is not None and sock.received > 0
+        return "connection closed mid-response" if answered else "connection closed before the response"
     return f"{name}: {' '.join(str(exc).split())[:120]}"

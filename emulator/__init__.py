@@ -16,8 +16,11 @@ concurrency terms make it behave like a continuous-batching server. ``--log PATH
 line per completion request with the planned ``ttft_ms`` / ``itl_ms`` and the served ``ttft_served_ms``.
 
 Server variants (``--usage-mode``, ``--no-done``, ``--content-in-finish``) reproduce the stream shapes
-of vLLM, ``transformers serve`` and llama.cpp (shared/SERVERS.md); ``--fault NAME=RATE`` injects
-seeded faults (``emulator.config.FAULTS``), each logged under its name.
+of vLLM, ``transformers serve`` and llama.cpp (README, "Servers"); ``--close-after-stream`` closes the
+connection after each streamed response despite its Keep-Alive header (llama-server), ``--context-len``
+trims outputs to a context, and ``--ignore-images`` takes images and counts only the text (a text-only
+model). ``--fault NAME=RATE`` injects seeded faults (``emulator.config.FAULTS``), each logged under its
+name.
 
 Modules: config (options), validate (requests), tokens, vision, timing, script (what a stream sends),
 chunks (its bytes), player (when it sends them), faults, log, net, server (routes), launch, probe.

@@ -65,6 +65,15 @@ class EmulatorConfig:
     itl_ms_per_stream: float = 0.0
     seed: int = 0
     text_only: bool = False
+    ignore_images: bool = False
+    """Take image parts and ignore them (prompt tokens of the text alone), as a text-only model
+    behind ``transformers serve`` does."""
+    close_after_stream: bool = False
+    """Close the connection after each streamed response although the headers say Keep-Alive,
+    as llama-server does."""
+    context_len: int = 0
+    """Prompt plus output tokens a request may use (0: no limit); the output is trimmed to fit,
+    with finish_reason "length", and a prompt that fills it gets a 400."""
     image_url_allow: tuple[str, ...] = ()
     image_fetch_timeout_s: float = 5.0
     max_body_mb: float = 64.0
@@ -117,6 +126,12 @@ def _build_parser() -> _Parser:
     p.add_argument("--itl-ms-per-stream", type=float, default=0.0, help="ITL ms per other active request")
     p.add_argument("--seed", type=int, default=0, help="seed for delays, faults and output words")
     p.add_argument("--text-only", action="store_true", help="reject requests that carry images")
+    p.add_argument("--ignore-images", action="store_true",
+                   help="accept image parts and ignore them: prompt tokens of the text alone")
+    p.add_argument("--close-after-stream", action="store_true",
+                   help="close the connection after each streamed response, despite Keep-Alive")
+    p.add_argument("--context-len", type=int, default=0,
+                   help="prompt + output tokens per request (0 = no limit): outputs trimmed to fit")
     p.add_argument("--image-url-allow", action="append", default=[], metavar="HOST",
                    help="extra host whose http(s) image URLs may be fetched (repeatable)")
     p.add_argument("--image-fetch-timeout-s", type=float, default=5.0, help="timeout for one image fetch")
@@ -154,6 +169,9 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         itl_ms_per_stream=_non_negative("--itl-ms-per-stream", ns.itl_ms_per_stream),
         seed=ns.seed,
         text_only=ns.text_only,
+        ignore_images=ns.ignore_images,
+        close_after_stream=ns.close_after_stream,
+        context_len=_ranged_int("--context-len", ns.context_len, 0, None),
         image_url_allow=tuple(h.lower() for h in ns.image_url_allow),
         image_fetch_timeout_s=_positive("--image-fetch-timeout-s", ns.image_fetch_timeout_s),
         max_body_mb=_positive("--max-body-mb", ns.max_body_mb),
@@ -163,6 +181,8 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         log_path=ns.log_path,
         api_key=_api_key(ns.api_key_env),
     )
+    if config.text_only and config.ignore_images:
+        raise ConfigError("--text-only rejects images and --ignore-images takes them: pick one")
     if not config.allow_non_loopback:
         check_loopback(config.host)
     return config

@@ -31,6 +31,8 @@ class RequestRecord:
     images_base64: int = 0
     images_url: int = 0
     image_tokens: int = 0
+    images_ignored: int = 0
+    """Images taken and left out of the prompt (``--ignore-images``)."""
     ttft_ms: float | None = None
     itl_ms: float | None = None
     ttft_served_ms: float | None = None

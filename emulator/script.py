@@ -27,7 +27,7 @@ class Event(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class StreamShape:
-    """Where usage goes and how a stream ends, per the server variant being emulated (SERVERS.md)."""
+    """Where usage goes and how a stream ends, per the server variant being emulated (README, "Servers")."""
 
     usage_in_finish: bool
     usage_separate: bool

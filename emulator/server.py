@@ -25,6 +25,8 @@ from emulator.validate import BadRequest, GenOptions, parse_chat, parse_completi
 from emulator.vision import ImageInfo, ImageResolver
 
 SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+KEEP_ALIVE = {"Keep-Alive": "timeout=5, max=100"}
+"""What llama-server announces on every stream, although it then closes the connection."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class Prepared:
     prompt_tokens: int
     images: list[ImageInfo]
     options: GenOptions
+    ignored_images: int = 0
 
 
 def new_id(prefix: str) -> str:
@@ -80,14 +83,32 @@ class Emulator:
         req = parse_chat(raw, self.config.default_max_tokens)
         if req.images and self.config.text_only:
             raise BadRequest("this emulator runs --text-only: image_url parts are not accepted", "messages")
+        if self.config.ignore_images:
+            tokens = await self.counter.chat(req.messages)
+            return Prepared(self._fit(tokens), [], req.options, ignored_images=len(req.images))
         images = await self.images.resolve(req.images)
         tokens = await self.counter.chat(req.messages) + sum(image.tokens for image in images)
-        return Prepared(tokens, images, req.options)
+        return Prepared(self._fit(tokens), images, req.options)
 
     async def _prepare_completion(self, raw: bytes) -> Prepared:
         req = parse_completion(raw, self.config.default_max_tokens)
         tokens = req.prompt_ids if req.prompt is None else await self.counter.text(req.prompt)
-        return Prepared(tokens, [], req.options)
+        return Prepared(self._fit(tokens), [], req.options)
+
+    def _fit(self, prompt_tokens: int) -> int:
+        """``prompt_tokens``, checked against ``--context-len`` (a 400 when no output would fit)."""
+        limit = self.config.context_len
+        if limit and prompt_tokens >= limit:
+            raise BadRequest(f"This model's maximum context length is {limit} tokens; the prompt has "
+                             f"{prompt_tokens}, which leaves no room for output", "messages")
+        return prompt_tokens
+
+    def output_len(self, prepared: Prepared) -> int:
+        """Tokens to generate: ``max_tokens``, trimmed to what the context leaves (vLLM and
+        llama-server stop there with finish_reason "length")."""
+        limit = self.config.context_len
+        wanted = prepared.options.max_tokens
+        return min(wanted, limit - prepared.prompt_tokens) if limit else wanted
 
     async def _generate(
         self,
@@ -134,7 +155,7 @@ class Emulator:
             record.ttft_ms = schedule.ttft_s * 1000
             fmt = fmt_class(record.request_id, self.config.model, int(record.t_received))
             start = self._word_rng.randrange(len(self.words.words))
-            words = self.words.take(prepared.options.max_tokens, start)
+            words = self.words.take(self.output_len(prepared), start)
             send = self._stream if prepared.options.stream else self._body
             response = await send(request, record, fmt, words, prepared, schedule, fault)
             itl_s = 0.0 if self.config.instant else schedule.mean_itl_s
@@ -155,7 +176,8 @@ class Emulator:
         pieces = split_pieces(words, self.config.tokens_per_chunk)
         counts = usage(prepared.prompt_tokens, len(words))
         events = stream_events(fmt, pieces, counts, shape, fault, self.config.stall_s)
-        response = web.StreamResponse(headers=SSE_HEADERS)
+        close = self.config.close_after_stream
+        response = web.StreamResponse(headers={**SSE_HEADERS, **KEEP_ALIVE} if close else SSE_HEADERS)
         response.enable_chunked_encoding()
         await response.prepare(request)
         record.outcome = fault or "ok"
@@ -168,6 +190,9 @@ class Emulator:
             record.outcome = "client_disconnected"
         elif fault == "cut" and request.transport is not None:
             request.transport.close()
+        elif close and request.transport is not None:
+            request.protocol.close()  # no later request of this connection is handled, however queued
+            request.transport.close()  # and the socket closes now, right after the stream, as llama-server's
         return response
 
     async def _body(
@@ -205,6 +230,7 @@ def _describe(record: RequestRecord, prepared: Prepared) -> None:
     record.images_base64 = sum(1 for image in prepared.images if image.kind == "base64")
     record.images_url = sum(1 for image in prepared.images if image.kind == "url")
     record.image_tokens = sum(image.tokens for image in prepared.images)
+    record.images_ignored = prepared.ignored_images
 
 
 def _http_fault(name: str) -> web.Response:

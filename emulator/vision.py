@@ -4,7 +4,7 @@ Vision-token rule (Qwen2-VL style, the emulator's stated truth): resize keeping 
 so both sides are multiples of 28 px and the area lies within [56*56, 28*28*1280] pixels
 (Qwen2-VL's `smart_resize`), then tokens = (height/28) * (width/28) + 2, the 2 being the
 vision start/end markers. A 640x480 image gives 17*23 + 2 = 393. Real servers differ for the same
-image (SERVERS.md: 261 in vLLM/transformers with their processor settings, 418 in llama.cpp).
+image (README, "Servers": 261 in vLLM/transformers with their processor settings, 418 in llama.cpp).
 """
 
 from __future__ import annotations

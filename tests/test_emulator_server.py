@@ -335,3 +335,49 @@ def test_load_model_plans_prefill_and_per_stream_itl(tmp_path):
     assert solo["ttft_ms"] == pytest.approx(5 + 500 * 16 / 1000) and solo["itl_ms"] == pytest.approx(1.0)
     crowded = [records[ex.headers["x-request-id"]]["itl_ms"] for ex in together]
     assert max(crowded) > 5.0  # 1 ms + 2 ms for each of up to 3 other active streams
+
+
+# --- real-server behaviours: llama-server's close, a context that trims, a text-only model ------
+
+
+def test_close_after_stream_sends_keep_alive_then_closes_after_each_stream():
+    async def two_on_one_connection(url):
+        async with Connection(url) as connection:
+            first = await connection.post(CHAT, {"messages": HAIKU, "max_tokens": 3, "stream": True})
+            second = await connection.post(CHAT, {"messages": HAIKU, "max_tokens": 3, "stream": True})
+            return first, second
+
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "0", "--close-after-stream") as emu:
+        first, second = asyncio.run(two_on_one_connection(emu.url))
+        plain = chat(emu.url, {"messages": HAIKU, "max_tokens": 3})
+    assert first.complete and first.headers["keep-alive"] == "timeout=5, max=100"
+    assert "connection" not in first.headers  # the close is not announced, as llama-server's is not
+    assert second.status == 0  # the connection was closed right after the first stream
+    assert plain.status == 200 and "keep-alive" not in plain.headers
+
+
+def test_context_len_trims_the_output_to_fit_and_rejects_a_full_prompt(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "0", "--context-len", "40", "--usage-mode", "never",
+                        "--log", str(log)) as emu:
+        prompt = chat(emu.url, {"messages": HAIKU, "max_tokens": 1}).json()["usage"]["prompt_tokens"]
+        streamed = chat(emu.url, {"messages": HAIKU, "max_tokens": 100, "stream": True})
+        full = chat(emu.url, {"messages": [{"role": "user", "content": "word " * 60}], "max_tokens": 4})
+    events = [e for e in chunks(streamed) if isinstance(e, dict)]
+    assert [e["choices"][0]["finish_reason"] for e in events if e["choices"]][-1] == "length"
+    assert not any("usage" in e for e in events)
+    assert len([e for e in events if e["choices"][0]["delta"].get("content")]) == 40 - prompt
+    assert log_lines(log)[streamed.headers["x-request-id"]]["completion_tokens"] == 40 - prompt
+    assert full.status == 400 and "maximum context length is 40 tokens" in full.json()["error"]["message"]
+
+
+def test_ignore_images_takes_images_and_counts_the_text_alone(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    no_image = [{"role": "user", "content": [{"type": "text", "text": "What is this?"}]}]
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "0", "--ignore-images", "--log", str(log)) as emu:
+        text_only = chat(emu.url, {"messages": no_image, "max_tokens": 1}).json()
+        ex = chat(emu.url, {"messages": image_message(png_data_uri(640, 480)), "max_tokens": 1})
+    assert ex.status == 200
+    assert ex.json()["usage"]["prompt_tokens"] == text_only["usage"]["prompt_tokens"]
+    rec = log_lines(log)[ex.headers["x-request-id"]]
+    assert (rec["images_base64"], rec["image_tokens"], rec["images_ignored"]) == (0, 0, 1)

@@ -56,6 +56,8 @@ def test_all_zero_delays_make_the_config_instant():
         (["--host", "8.8.8.8"], "--host '8.8.8.8' is not loopback"),
         (["--port", "70000"], "--port 70000"),
         (["--port", "eighty"], "invalid int value: 'eighty'"),
+        (["--context-len", "-1"], "--context-len -1"),
+        (["--text-only", "--ignore-images"], "--text-only rejects images and --ignore-images takes them"),
     ],
 )
 def test_bad_options_raise_one_line_errors_naming_the_value(argv, named):

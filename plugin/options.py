@@ -47,16 +47,6 @@ def argparse_kwargs(option: Option) -> dict:
     return kwargs
 
 
-def keep_form_order(app) -> None:
-    """Let the start form list its fields in table order (call with ``web_ui.app``).
-
-    The form shows "Custom parameters" in the order of the page's JSON, which Locust's
-    ``index.html`` writes with Jinja's ``tojson``; Jinja's default policy sorts keys, so the
-    fields come alphabetically. This keeps the order Locust gives (its parser's, our table's).
-    """
-    app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
-
-
 def known_user_class(name: str) -> str:
     """Accept the name of a concrete User or LoadTestShape class defined by the locustfile."""
     known = sorted(_concrete_names(User) | _concrete_names(LoadTestShape))

@@ -41,8 +41,19 @@ def form_options(options: argparse.Namespace, form, dests: set[str]) -> argparse
     return argparse.Namespace(**values)
 
 
+def keep_form_order(app) -> None:
+    """Let the start form list its fields in the options table's order.
+
+    The form shows "Custom parameters" in the order of the page's JSON, which Locust's
+    ``index.html`` writes with Jinja's ``tojson``; Jinja's default policy sorts keys, so the
+    fields came alphabetically. This keeps the order Locust gives (its parser's, our table's).
+    """
+    app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
+
+
 def install(web_ui, lifecycle: Lifecycle, dests: set[str]) -> None:
     """Check the start form's LLM settings and the target before Locust's ``/swarm`` runs."""
+    keep_form_order(web_ui.app)
 
     @web_ui.app.before_request
     def check_swarm_form():

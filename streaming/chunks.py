@@ -54,12 +54,22 @@ def _common(obj: dict, record: RequestRecord) -> dict | None:
         record.usage = usage
     choices = obj.get("choices")
     if not choices:
+        _note_timings(obj, record)
         return None
     choice = choices[0]
     reason = choice.get("finish_reason")
     if reason:
         record.finish_reason = reason
+        _note_timings(obj, record)
     return choice
+
+
+def _note_timings(obj: dict, record: RequestRecord) -> None:
+    """Keep llama-server's ``timings`` (its ``predicted_n`` counts the output tokens even when no
+    ``usage`` is sent); looked up only in finish and usage chunks, off the per-token path."""
+    timings = obj.get("timings")
+    if type(timings) is dict:
+        record.timings = timings
 
 
 def _tool_call_text(calls: list) -> str:

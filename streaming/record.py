@@ -29,6 +29,8 @@ class RequestRecord:
     status: int = 0
     finish_reason: str | None = None
     usage: dict | None = None
+    timings: dict | None = None
+    """llama-server's ``timings`` object, when it sent one (``predicted_n``: output tokens)."""
     done_marker: bool = False
     """True when ``data: [DONE]`` was seen (not every server sends it)."""
     payload_tokens: int = 0
@@ -41,8 +43,9 @@ class RequestRecord:
     """The output limit the request asked for (0 when it set none)."""
     output_tokens: int = 0
     output_tokens_source: str = ""
-    """Where the count came from: "usage" (the server's), "max_tokens" (no usage, but the
-    server stopped for length), "tokenizer" (the text re-counted) or "chunks"."""
+    """Where the count came from: "usage" (the server's), "timings" (llama-server's own count
+    without usage), "tokenizer" (the text re-counted), "chunks" (token-bearing chunks, when they
+    outnumber the re-count) or "max_tokens" (a re-count above the limit asked for, capped)."""
     images: int = 0
     """Images the request carried."""
     request_bytes: int = 0
@@ -67,6 +70,7 @@ class RequestRecord:
         self.token_times, self.text_parts = array("d"), []
         self.t_first = self.t_end = 0.0
         self.status, self.finish_reason, self.usage, self.done_marker = 0, None, None, False
+        self.timings = None
         self.output_tokens, self.output_tokens_source, self.response_bytes = 0, "", 0
         self.error, self.request_id, self.retry_after = None, "", None
         self.attempts += 1

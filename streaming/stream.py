@@ -86,13 +86,12 @@ def loads_object(body: bytes) -> dict:
 
 
 def finish(record: RequestRecord, count_tokens: TokenCounter | None, streamed: bool = True) -> None:
-    """Decide the outcome and the output-token count once the body has ended.
+    """Decide the outcome and the token counts once the body has ended.
 
     A stream is a success when it carried at least one token and a ``finish_reason``;
-    ``[DONE]`` and ``usage`` are optional, as real servers differ. Output tokens come from
-    the server's ``usage`` when it sent one; else, when it stopped for ``length``, from the
-    ``max_tokens`` asked for; else from ``count_tokens`` on the text; else from the number
-    of token-bearing chunks (a chunk is not always one token).
+    ``[DONE]`` and ``usage`` are optional, as real servers differ. Input tokens are the
+    server's ``usage.prompt_tokens`` when it sent one, else what the payload factory built.
+    Output tokens: see :func:`count_output`.
     """
     if record.error is None:
         if not record.text_parts:
@@ -100,18 +99,36 @@ def finish(record: RequestRecord, count_tokens: TokenCounter | None, streamed: b
         elif record.finish_reason is None:
             record.error = "stream ended without finish_reason"
     usage = record.usage or {}
-    completion = usage.get("completion_tokens")
-    if isinstance(completion, int):
-        record.output_tokens, record.output_tokens_source = completion, "usage"
-    elif record.finish_reason == "length" and record.max_tokens:
-        record.output_tokens, record.output_tokens_source = record.max_tokens, "max_tokens"
-    elif count_tokens is not None and record.text_parts:
-        record.output_tokens, record.output_tokens_source = count_tokens(record.text), "tokenizer"
-    else:
-        record.output_tokens = len(record.token_times) if streamed else 0
-        record.output_tokens_source = "chunks"
+    record.output_tokens, record.output_tokens_source = count_output(record, usage, count_tokens, streamed)
     prompt = usage.get("prompt_tokens")
     record.input_tokens = prompt if isinstance(prompt, int) else record.payload_tokens
+
+
+def count_output(
+    record: RequestRecord, usage: dict, count_tokens: TokenCounter | None, streamed: bool
+) -> tuple[int, str]:
+    """Output tokens and where the count came from.
+
+    The server's own count wins: ``usage.completion_tokens``, else llama-server's
+    ``timings.predicted_n``. Without one, what arrived is counted: the tokenizer on the text,
+    or the token-bearing chunks when there are more of them (each carries at least one token;
+    a re-count of generated text can merge tokens). ``max_tokens`` is only a ceiling: a server
+    that trims the output to fit its context stops for ``length`` well below it (vLLM sent 224
+    tokens where 512 were asked), so taking ``finish_reason == "length"`` to mean
+    ``max_tokens`` overcounted 2.3x and understated TPOT by as much.
+    """
+    completion = usage.get("completion_tokens")
+    if isinstance(completion, int):
+        return completion, "usage"
+    predicted = (record.timings or {}).get("predicted_n")
+    if isinstance(predicted, int):
+        return predicted, "timings"
+    chunks = len(record.token_times) if streamed else 0
+    counted = count_tokens(record.text) if count_tokens is not None and record.text_parts else 0
+    count, source = (counted, "tokenizer") if counted >= chunks and counted else (chunks, "chunks")
+    if record.max_tokens and count > record.max_tokens:
+        return record.max_tokens, "max_tokens"
+    return count, source
 
 
 def consume_response(

@@ -27,3 +27,22 @@ def test_llama_server_closing_after_each_stream_gives_no_false_failure(tmp_path)
     assert Counter(r["outcome"] for r in served) == {"ok": summary["completed"]}
     ids = Counter(line["response"]["request_id"] for line in read_jsonl(requests))
     assert max(ids.values()) == 1 and set(ids) == {r["request_id"] for r in served}
+
+
+def test_without_usage_trimmed_outputs_are_counted_as_the_emulator_sent_them(tmp_path):
+    """A server that trims the output to its context stops for length below max_tokens; the
+    summary counted max_tokens (512 where vLLM generated 224). Measured here: 236 requests,
+    11,533 tokens sent and counted, where "length means max_tokens" said 60,416."""
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "1", "--context-len", "120", "--usage-mode", "never",
+                        "--log", str(log)) as emu:
+        proc, summary = run_locust(
+            emu.url, tmp_path, "-u", "4", "-r", "4", "-t", "3s", "--max-tokens", "256", "--input-len", "64",
+            "--range-ratio", "0.5", "--no-include-usage", "TextChatUser",
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    served = read_jsonl(log)
+    sent = [r["completion_tokens"] for r in served]
+    assert len(served) == summary["completed"] >= 20 and max(sent) < 256 and len(set(sent)) > 5
+    assert summary["total_output_tokens"] == sum(sent)
+    assert summary["output_tokens_source"] == {"tokenizer": len(served)}

@@ -64,10 +64,11 @@ def test_stream_without_trailing_blank_line_still_yields_last_event():
     assert [d for d, _ in events_with_times([body], [1.0])][-1] == b"[DONE]"
 
 
-def run(pieces, times, t_start=0.0, max_tokens=0, content_type="text/event-stream", status=200):
+def run(pieces, times, t_start=0.0, max_tokens=0, content_type="text/event-stream", status=200,
+        count_tokens=None):
     record = RequestRecord("text", t_start=t_start, max_tokens=max_tokens)
     chunks = chunks_from_bytes(pieces, times)
-    consume_response(record, status, content_type, chunks, "/v1/chat/completions", True)
+    consume_response(record, status, content_type, chunks, "/v1/chat/completions", True, count_tokens)
     return record
 
 
@@ -87,7 +88,36 @@ def test_ttft_and_itl_come_from_the_arrival_of_token_bearing_events():
     assert record.ttft == pytest.approx(0.120)
     assert record.itls() == pytest.approx([0.007, 0.007])
     assert record.e2e == pytest.approx(0.135)
-    assert record.output_tokens == 3 and record.output_tokens_source == "max_tokens"
+    assert record.output_tokens == 3 and record.output_tokens_source == "chunks"
+
+
+def test_without_usage_a_trimmed_output_counts_what_arrived_not_max_tokens():
+    """A server that trims the output to its context stops for length below max_tokens."""
+    pieces = [ROLE, tok("a"), tok("b"), tok("c", "length"), b"data: [DONE]\n\n"]
+    record = run(pieces, [1, 2, 3, 4, 5], max_tokens=512)
+    assert record.output_tokens == 3 and record.output_tokens_source == "chunks"
+
+
+def test_without_usage_the_tokenizer_counts_the_text_and_max_tokens_caps_it():
+    pieces = [ROLE, tok("a b c d "), tok("e f", "length"), b"data: [DONE]\n\n"]
+    words = lambda text: len(text.split())  # noqa: E731 - a stand-in tokenizer: one token a word
+    record = run(pieces, [1, 2, 3, 4], max_tokens=16, count_tokens=words)
+    assert (record.output_tokens, record.output_tokens_source) == (6, "tokenizer")
+    capped = run(pieces, [1, 2, 3, 4], max_tokens=4, count_tokens=words)
+    assert (capped.output_tokens, capped.output_tokens_source) == (4, "max_tokens")
+
+
+def test_a_recount_below_the_chunk_count_takes_the_chunks():
+    pieces = [ROLE, tok("ab"), tok("c"), tok("d", "length")]
+    record = run(pieces, [1, 2, 3, 4], count_tokens=lambda text: 1)
+    assert (record.output_tokens, record.output_tokens_source) == (3, "chunks")
+
+
+def test_llama_server_timings_count_the_output_without_usage():
+    finish = (b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}],'
+              b'"timings":{"prompt_n":1,"predicted_n":8}}\n\n')
+    record = run([ROLE, tok("a"), tok("b"), finish], [1, 2, 3, 4], max_tokens=8)
+    assert (record.output_tokens, record.output_tokens_source) == (8, "timings")
 
 
 def test_usage_in_finish_chunk_is_counted_once():

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from payloads.tokenizer import load_tokenizer
 from streaming.record import RequestRecord
 from streaming.sse import chunks_from_bytes
-from streaming.stream import consume_response
+from streaming.stream import consume_response, finish
 
 FIXTURES = Path(__file__).parent / "fixtures" / "transcripts"
 EXCHANGES = sorted(p.stem for p in FIXTURES.glob("*.json"))
@@ -55,7 +56,12 @@ def reads(name: str) -> tuple[list[bytes], list[float], dict]:
     return pieces, times, meta
 
 
-def replay(name: str) -> tuple[RequestRecord, dict]:
+def count_tokens(text: str) -> int:
+    """The client's own count: the shipped Qwen3 tokenizer (the servers' models used it too)."""
+    return len(load_tokenizer(None).encode(text, add_special_tokens=False))
+
+
+def replay(name: str, counter=count_tokens) -> tuple[RequestRecord, dict]:
     pieces, times, meta = reads(name)
     headers = {k.lower(): v for k, v in meta["headers"]}
     request = meta["request"]
@@ -63,9 +69,17 @@ def replay(name: str) -> tuple[RequestRecord, dict]:
     streamed = bool(request.get("stream"))
     consume_response(
         record, meta["status"], headers.get("content-type", ""), chunks_from_bytes(pieces, times),
-        meta["path"], streamed,
+        meta["path"], streamed, counter,
     )
     return record, meta
+
+
+def expected_source(name: str) -> str:
+    """The server's usage where it sent one; llama-server's timings without it; else the re-count."""
+    body = (FIXTURES / f"{name}.body").read_bytes()
+    if b'"usage"' in body:
+        return "usage"
+    return "timings" if b'"predicted_n"' in body else "tokenizer"
 
 
 def test_every_transcript_is_covered():
@@ -81,8 +95,7 @@ def test_transcript_parses_to_the_right_outcome_and_count(name):
         return
     assert record.ok, record.error
     assert record.output_tokens == 8
-    sent_usage = b'"usage"' in (FIXTURES / f"{name}.body").read_bytes()
-    assert record.output_tokens_source == ("usage" if sent_usage else "max_tokens")
+    assert record.output_tokens_source == expected_source(name)
     if meta["request"].get("stream"):
         assert record.ttft == pytest.approx(first_token_ms(name) / 1000)
         assert record.e2e == pytest.approx(meta["chunk_times_ms"][-1][0] / 1000)
@@ -114,3 +127,21 @@ def test_stream_that_just_ends_without_done_is_a_success():
 def test_llama_server_fewer_chunks_than_tokens_counts_tokens_not_chunks():
     record, _ = replay("llama-server-text-b-stream-plain")
     assert len(record.token_times) == 7 and record.output_tokens == 8
+    assert record.output_tokens_source == "timings"
+
+
+@pytest.mark.parametrize("name", ["vllm-0.32-cpu-text-b-stream-plain",
+                                  "vllm-0.32-cpu-qwen2vl-b-stream-plain"])
+def test_without_usage_or_a_tokenizer_the_chunks_are_counted(name):
+    record, _ = replay(name, counter=None)
+    assert (record.output_tokens, record.output_tokens_source) == (8, "chunks")
+
+
+def test_a_recount_above_max_tokens_is_capped_at_the_limit():
+    """transformers' gibberish text re-encodes to 14 tokens for its 8; the server's usage wins,
+    and without it the limit asked for is the ceiling."""
+    record, _ = replay("transformers-5.23-text-a-stream-usage")
+    assert count_tokens(record.text) == 14 and record.output_tokens == 8
+    record.usage = None
+    finish(record, count_tokens)
+    assert (record.output_tokens, record.output_tokens_source) == (8, "max_tokens")

@@ -78,7 +78,7 @@ def test_tokens_are_stamped_when_they_arrive():
     assert record.ttft == pytest.approx(0.05, abs=0.025)
     assert record.itls() == pytest.approx([0.05, 0.05], abs=0.025)
     assert [c[0] for c in recorder.calls] == ["first", "token", "token", "done"]
-    assert record.output_tokens == 3 and record.output_tokens_source == "max_tokens"
+    assert record.output_tokens == 3 and record.output_tokens_source == "chunks"
 
 
 def test_connection_cut_mid_stream_is_one_classified_failure():

@@ -46,3 +46,20 @@ def test_without_usage_trimmed_outputs_are_counted_as_the_emulator_sent_them(tmp
     assert len(served) == summary["completed"] >= 20 and max(sent) < 256 and len(set(sent)) > 5
     assert summary["total_output_tokens"] == sum(sent)
     assert summary["output_tokens_source"] == {"tokenizer": len(served)}
+
+
+def test_completions_prompts_count_no_chat_template(tmp_path):
+    """/v1/completions sends the text alone: the client counted 72 = 64 + 8 template tokens
+    that were never sent, the server 64."""
+    requests = tmp_path / "requests.jsonl"
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "1") as emu:
+        proc, summary = run_locust(
+            emu.url, tmp_path, "-u", "2", "-r", "2", "-t", "2s", "--max-tokens", "4", "--input-len", "64",
+            "--endpoint", "completions", "--request-log", str(requests), "TextChatUser",
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = read_jsonl(requests)
+    assert len(lines) == summary["completed"] > 5
+    for line in lines:
+        assert line["response"]["body"]["usage"]["prompt_tokens"] == line["payload_tokens"] == 64, line
+        assert line["template_overhead"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conf.settings import ENDPOINTS
 from streaming.record import RequestRecord
 from users.base import ChatUser
 
@@ -14,7 +15,10 @@ class TextChatUser(ChatUser):
     def next_request(self) -> tuple[dict, RequestRecord]:
         sample = self.runtime.sampler.sample()
         body = self.runtime.body_for(sample)
-        overhead = sample.template_overhead or 0
+        # /v1/completions sends the text as it is: no chat template wraps it (the server counted
+        # 64 where a templated count said 72 = 64 + 8).
+        templated = self.path == ENDPOINTS["chat"]
+        overhead = (sample.template_overhead or 0) if templated else 0
         record = RequestRecord(
             self.traffic_class,
             payload_tokens=(sample.prompt_tokens or 0) + overhead,

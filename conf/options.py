@@ -124,6 +124,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--request-log", str, "", "Write one JSONL line per request to this file", "output",
            default_text="not written"),
     Option("--no-per-token-stats", bool, False, "Do not log each token in Locust stats", "output"),
+    Option("--fail-on-worker-loss", bool, False,
+           "Exit non-zero (6) when a worker is lost mid-run (its reported requests are kept)", "output"),
 )
 """Every LLM option; start-form fields first, in form order."""
 

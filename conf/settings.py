@@ -63,6 +63,8 @@ class Settings:
     request_log: str | None = None
     """JSONL file with one line per request (Batch output shape plus timings)."""
     per_token_stats: bool = True
+    fail_on_worker_loss: bool = False
+    """A worker lost mid-run makes the exit code 6 (by default it is logged and summarized only)."""
     connect_timeout: float = default("connect_timeout")
     idle_timeout: float = default("idle_timeout")
     first_token_timeout: float = default("first_token_timeout")
@@ -159,6 +161,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         summary_json=get("summary_json") or None,
         request_log=get("request_log") or None,
         per_token_stats=not get("no_per_token_stats"),
+        fail_on_worker_loss=bool(get("fail_on_worker_loss")),
         connect_timeout=_positive("connect-timeout", get("connect_timeout"), float),
         idle_timeout=_positive("idle-timeout", get("idle_timeout"), float),
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout"), float, True),

@@ -18,8 +18,10 @@ So this object owns the order on every path:
 
 Exit codes (also in the README): 0 every request succeeded (requests cancelled by the stop
 do not count against it); 1 a request failed or a user raised an exception; 2 bad input at
-start; 3 a run started but counted no request (for example, a master whose workers never
-sent any).
+start; 3 a headless run that never started or counted no request (a master no worker
+joined, or whose workers sent nothing); 6 a worker was lost mid-run and
+``--fail-on-worker-loss`` was given (otherwise a lost worker is logged and summarized, and
+the run goes on with the others).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import atexit
 import gc
 import logging
 import secrets
+import signal
+import sys
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -48,7 +52,7 @@ from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlig
 log = logging.getLogger("llm")
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED, EXIT_WORKER_LOST = 0, 1, 2, 3, 6
 CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
 
 
@@ -101,8 +105,33 @@ class Lifecycle:
         settings = self.check(options)
         if self.headless:
             self.resolve_model(settings)
-            if not self.is_master:
+            if self.is_master:
+                self._stop_while_waiting_for_workers()
+            else:
                 self.runtime = self.build(self.check(options))
+
+    def _stop_while_waiting_for_workers(self) -> None:
+        """Ctrl-C or SIGTERM while a headless master still waits for ``--expect-workers``: one
+        line and exit code 3. Locust has no handler then (a traceback, or a silent kill); once
+        the run has started these do nothing and Locust's own stop paths apply."""
+        runner = self.environment.runner
+
+        def waiting() -> bool:
+            return runner.state == STATE_INIT and not self.runs
+
+        def give_up() -> None:
+            joined = len(runner.clients.ready)
+            expected = getattr(self.environment.parsed_options, "expect_workers", 1)
+            log.error("LLM: stopped before the run started: %d of %d worker(s) joined", joined, expected)
+            sys.exit(EXIT_NOTHING_COUNTED)
+
+        def on_sigint(signum, frame) -> None:
+            if waiting():
+                give_up()
+            signal.default_int_handler(signum, frame)
+
+        signal.signal(signal.SIGINT, on_sigint)
+        gevent.signal_handler(signal.SIGTERM, lambda: waiting() and give_up())
 
     def check(self, options, host: str | None = None) -> Settings:
         """The settings ``options`` give, checked against the run's user classes."""
@@ -278,6 +307,9 @@ class Lifecycle:
         if runner is not None and runner.state not in (STATE_INIT, STATE_STOPPED):
             runner.quit()  # Ctrl-C, SIGTERM: the drain and the summary happen now, in order
         if self.summary is None:
+            if self.headless and not self.runs:
+                log.error("LLM: the run never started%s", " (no worker joined)" if self.is_master else "")
+                self.environment.process_exit_code = EXIT_NOTHING_COUNTED
             return
         self.environment.process_exit_code = self.exit_code(self.summary)
         self._write(self.summary)
@@ -292,6 +324,9 @@ class Lifecycle:
         runner = self.environment.runner
         if failed > 0 or (runner is not None and runner.exceptions):
             return EXIT_FAILED
+        settings = self._settings()
+        if summary.get("lost_workers") and settings is not None and settings.fail_on_worker_loss:
+            return EXIT_WORKER_LOST
         return EXIT_OK
 
     def _print_at_exit(self, summary: dict) -> None:

@@ -37,13 +37,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_cluster(tmp_path, url, *master_args, workers=2):
+def start_cluster(tmp_path, url, *master_args, workers=2, expect=None):
     """A headless master and worker processes started the way a pod starts them: only
     ``--worker --master-host`` (every other setting comes from the master)."""
     port = free_port()
     master = start_locust(
         [*LOCUST, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-         "--headless", "--expect-workers", str(workers), "--host", url,
+         "--headless", "--expect-workers", str(expect or workers), "--host", url,
          "--summary-json", str(tmp_path / "summary.json"), "--only-summary", *master_args],
         tmp_path, "master",
     )
@@ -56,7 +56,8 @@ def test_workers_given_only_the_masters_address_run_the_masters_settings(tmp_pat
     log = tmp_path / "emulator.jsonl"
     with start_emulator("--ttft-ms", "20", "--itl-ms", "5", "--log", str(log)) as emulator:
         master, pods = start_cluster(tmp_path, emulator.url, "-u", "8", "-r", "8", "-t", "6s",
-                                     "--max-tokens", "40", "--input-len", "64", "TextChatUser")
+                                     "--max-tokens", "40", "--input-len", "64",
+                                     "--request-log", str(tmp_path / "requests.jsonl"), "TextChatUser")
         code = master.wait(timeout=120)
         for pod in pods:
             pod.wait(timeout=30)
@@ -71,6 +72,25 @@ def test_workers_given_only_the_masters_address_run_the_masters_settings(tmp_pat
     assert {r["completion_tokens"] for r in served} == {40}  # the master's --max-tokens, not a default
     for i, _ in enumerate(pods):
         assert "error" not in output(tmp_path, f"worker{i}")[1].lower()
+    # one request log per worker, ids unique across the run, together one line per request
+    logs = sorted(tmp_path.glob("requests.worker*.jsonl"))
+    ids = [line["id"] for path in logs for line in read_jsonl(path)]
+    assert len(logs) == 2 and len(ids) == len(set(ids)) == len(served)
+    # every worker sends different prompts (seeds offset by the worker index)
+    assert len({r["id"] for r in read_jsonl(logs[0])} & {r["id"] for r in read_jsonl(logs[1])}) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_master_no_worker_joined_exits_non_zero_with_one_line(tmp_path, sig):
+    with start_emulator() as emulator:
+        master, _ = start_cluster(tmp_path, emulator.url, "-u", "1", "-t", "5s", "TextChatUser",
+                                  workers=0, expect=1)
+        time.sleep(4)
+        master.send_signal(sig)
+        assert master.wait(timeout=60) == 3
+    err = output(tmp_path, "master")[1]
+    assert "stopped before the run started: 0 of 1 worker(s) joined" in err
+    assert "Traceback" not in err
 
 
 def test_a_worker_killed_mid_run_is_named_and_what_it_reported_is_kept(tmp_path):

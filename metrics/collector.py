@@ -1,10 +1,17 @@
-"""LLM metrics per traffic class, built from request records; mergeable across workers."""
+"""LLM metrics per traffic class, built from request records; mergeable across workers.
+
+Besides latencies and counts, each class keeps how the server's ``usage.prompt_tokens``
+compared with the prompt the client planned, as a count per difference, so the summary can
+tell a tokenizer or template other than the server's, and images the server ignored
+(:mod:`metrics.prompt_check`).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from metrics.distribution import Distribution
+from metrics.prompt_check import prompt_delta
 from metrics.reasons import group_reason
 from streaming.record import RequestRecord
 
@@ -17,6 +24,7 @@ class ClassMetrics:
     __slots__ = (
         "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
         "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn", "retries",
+        "resent", "prompt_deltas", "image_prompt_deltas", "prompt_example",
     )
 
     def __init__(self) -> None:
@@ -38,6 +46,14 @@ class ClassMetrics:
         self.ttft_by_turn: dict[int, Distribution] = {}
         self.retries: Counter[str] = Counter()
         """Attempts answered 429/503 and sent again, by grouped reason (not counted as requests)."""
+        self.resent = 0
+        """Requests sent once more on a fresh connection, the reused one closed unanswered."""
+        self.prompt_deltas: Counter[int] = Counter()
+        """Successful text requests: server prompt tokens minus planned -> count."""
+        self.image_prompt_deltas: Counter[int] = Counter()
+        """Successful image requests: server prompt tokens minus the planned text alone -> count."""
+        self.prompt_example: list[int] | None = None
+        """[planned, server] prompt tokens of the first text request they differed on."""
 
     def add_retry(self, record: RequestRecord) -> None:
         self.retries[group_reason(record.error or f"HTTP {record.status}")] += 1
@@ -51,6 +67,7 @@ class ClassMetrics:
         self.wall_last = max(self.wall_last, wall_end)
         self.request_bytes += record.request_bytes
         self.response_bytes += record.response_bytes
+        self.resent += record.resent
         if not record.ok:
             self.failed += 1
             self.failures[group_reason(record.error)] += 1
@@ -60,6 +77,15 @@ class ClassMetrics:
         self.output_tokens += record.output_tokens
         self.token_sources[record.output_tokens_source] += 1
         self._add_latencies(record)
+        delta = prompt_delta(record)
+        if delta is None:
+            return
+        if record.images:
+            self.image_prompt_deltas[delta] += 1
+            return
+        self.prompt_deltas[delta] += 1
+        if delta and self.prompt_example is None:
+            self.prompt_example = [record.payload_tokens, record.payload_tokens + delta]
 
     def _add_latencies(self, record: RequestRecord) -> None:
         dists = self.dists
@@ -86,6 +112,10 @@ class ClassMetrics:
         self.output_tokens += other.output_tokens
         self.token_sources.update(other.token_sources)
         self.retries.update(other.retries)
+        self.resent += other.resent
+        self.prompt_deltas.update(other.prompt_deltas)
+        self.image_prompt_deltas.update(other.image_prompt_deltas)
+        self.prompt_example = self.prompt_example or other.prompt_example
         self.request_bytes += other.request_bytes
         self.response_bytes += other.response_bytes
         if other.wall_first and (not self.wall_first or other.wall_first < self.wall_first):
@@ -105,18 +135,23 @@ class ClassMetrics:
             "response_bytes": self.response_bytes, "wall_first": self.wall_first, "wall_last": self.wall_last,
             "dists": {k: d.to_dict() for k, d in self.dists.items()},
             "ttft_by_turn": [[t, d.to_dict()] for t, d in self.ttft_by_turn.items()],
-            "retries": dict(self.retries),
+            "retries": dict(self.retries), "resent": self.resent,
+            "prompt_deltas": list(self.prompt_deltas.items()),
+            "image_prompt_deltas": list(self.image_prompt_deltas.items()),
+            "prompt_example": self.prompt_example,
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> ClassMetrics:
         m = cls()
         for key in ("completed", "failed", "input_tokens", "output_tokens", "request_bytes", "response_bytes",
-                    "wall_first", "wall_last"):
+                    "wall_first", "wall_last", "resent", "prompt_example"):
             setattr(m, key, data[key])
         m.failures = Counter(data["failures"])
         m.token_sources = Counter(data["token_sources"])
         m.retries = Counter(data["retries"])
+        m.prompt_deltas = Counter({int(d): n for d, n in data["prompt_deltas"]})
+        m.image_prompt_deltas = Counter({int(d): n for d, n in data["image_prompt_deltas"]})
         m.dists = {k: Distribution.from_dict(d) for k, d in data["dists"].items()}
         m.ttft_by_turn = {int(t): Distribution.from_dict(d) for t, d in data["ttft_by_turn"]}
         return m

@@ -1,4 +1,9 @@
-"""The LLM summary: a dict with ``vllm bench serve --save-result`` keys, a console table, a JSON file."""
+"""The LLM summary: a dict with ``vllm bench serve --save-result`` keys, a console table, a JSON file.
+
+A latency with no sample (TTFT, TPOT and ITL of a non-streamed run, every latency of a run
+whose requests all failed) is ``null`` in the JSON and ``n/a`` in the table: a ``0.00`` read
+as a measured, impossibly fast answer.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,19 @@ from pathlib import Path
 import orjson
 
 from metrics.collector import LATENCIES, ClassMetrics, LlmMetrics
+from metrics.prompt_check import images_ignored, text_reference
 
 LABELS = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2E latency"}
+STATS = ("mean", "median", "std", "p90", "p95", "p99")
+"""The columns of the console table's latency rows."""
 
 
-def summarize_class(m: ClassMetrics, duration: float | None = None) -> dict:
-    """One class's (or the overall) summary; ``duration`` defaults to its own wall span."""
+def summarize_class(m: ClassMetrics, duration: float | None = None, reference: int | None = None) -> dict:
+    """One class's (or the overall) summary; ``duration`` defaults to its own wall span.
+
+    ``reference`` is what the server adds to a planned text prompt (see
+    :func:`metrics.prompt_check.text_reference`); by default this class's own text requests'.
+    """
     if duration is None:
         duration = max(m.wall_last - m.wall_first, 0.0)
     per_s = (lambda x: x / duration) if duration > 0 else (lambda x: 0.0)
@@ -31,23 +43,39 @@ def summarize_class(m: ClassMetrics, duration: float | None = None) -> dict:
         "failures": dict(m.failures.most_common()),
         "retries": sum(m.retries.values()),
         "retried": dict(m.retries.most_common()),
+        "resent": m.resent,
     }
+    out.update(_prompt_check(m, text_reference(m.prompt_deltas) if reference is None else reference))
     for name in LATENCIES:
         dist = m.dists[name]
         for stat, value in dist.summary_ms().items():
-            out[f"{stat}_{name}_ms"] = value
+            out[f"{stat}_{name}_ms"] = value if dist.n else None
         out[f"count_{name}"] = dist.n
     if len(m.ttft_by_turn) > 1:
         out["mean_ttft_ms_by_turn"] = {t: d.mean * 1e3 for t, d in sorted(m.ttft_by_turn.items())}
     return out
 
 
+def _prompt_check(m: ClassMetrics, reference: int) -> dict:
+    """How the server's prompt counts compared with the plan (:mod:`metrics.prompt_check`)."""
+    differ = sum(n for delta, n in m.prompt_deltas.items() if delta)
+    return {
+        "prompt_tokens_checked": sum(m.prompt_deltas.values()),
+        "prompt_tokens_differ": differ,
+        "prompt_tokens_example": m.prompt_example,
+        "image_requests_checked": sum(m.image_prompt_deltas.values()),
+        "images_ignored": images_ignored(m.image_prompt_deltas, reference),
+    }
+
+
 def summarize(metrics: LlmMetrics) -> dict:
     """The overall summary with vLLM's keys at the top level, plus ``per_class``."""
     overall = metrics.overall()
-    summary = summarize_class(overall)
+    reference = text_reference(overall.prompt_deltas)
+    summary = summarize_class(overall, reference=reference)
     duration = summary["duration"]
-    summary["per_class"] = {name: summarize_class(m, duration) for name, m in sorted(metrics.classes.items())}
+    summary["per_class"] = {name: summarize_class(m, duration, reference)
+                            for name, m in sorted(metrics.classes.items())}
     return summary
 
 
@@ -76,26 +104,50 @@ def format_table(summary: dict) -> str:
         f"{'Request bytes/s:':<40}{summary['request_bytes_per_s']:>12.0f}",
         f"{'Output tokens counted from:':<40}{_sources(summary['output_tokens_source']):>12}",
     ]
-    header = f"{'metric (ms)':<18}{'class':<12}" + "".join(
-        f"{c:>10}" for c in ("mean", "median", "std", "p90", "p95", "p99")
-    ) + f"{'n':>9}"
+    header = f"{'metric (ms)':<18}{'class':<12}" + "".join(f"{c:>10}" for c in STATS) + f"{'n':>9}"
     lines += ["-" * 74, header]
     for name in LATENCIES:
         for cls, s in classes.items():
-            row = [s[f"{stat}_{name}_ms"] for stat in ("mean", "median", "std", "p90", "p95", "p99")]
-            lines.append(f"{LABELS[name]:<18}{cls:<12}" + "".join(f"{v:>10.2f}" for v in row)
-                         + f"{s[f'count_{name}']:>9}")
+            cells = "".join(_cell(s[f"{stat}_{name}_ms"]) for stat in STATS)
+            lines.append(f"{LABELS[name]:<18}{cls:<12}{cells}{s[f'count_{name}']:>9}")
     by_turn = summary.get("mean_ttft_ms_by_turn")
     if by_turn:
         turns = ", ".join(f"turn {t}: {v:.2f}" for t, v in by_turn.items())
         lines.append(f"Mean TTFT by conversation turn (ms): {turns}")
     if summary["retries"]:
         lines.append(f"{'Retried attempts (429/503):':<40}{summary['retries']:>12}")
+    if summary.get("resent"):
+        lines.append(f"{'Resent on a fresh connection:':<40}{summary['resent']:>12}")
+    lines += _prompt_lines(summary)
     if summary["failures"]:
         lines += ["-" * 74, "Failures:"]
         lines += [f"  {count:>8}  {reason}" for reason, count in summary["failures"].items()]
     lines.append("=" * 74)
     return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return f"{'n/a':>10}" if value is None else f"{value:>10.2f}"
+
+
+def _prompt_lines(summary: dict) -> list[str]:
+    """The prompt-count checks, when they found something."""
+    lines = []
+    differ = summary.get("prompt_tokens_differ")
+    if differ:
+        planned, server = summary["prompt_tokens_example"]
+        lines.append(
+            f"Prompt tokens: the server's count differs from the plan in {differ} of "
+            f"{summary['prompt_tokens_checked']} text requests (e.g. {server} vs {planned} planned); input "
+            "tokens are the server's. Pass --tokenizer with the server's model to plan as it counts."
+        )
+    per_class = summary.get("per_class", {}) or {"all": summary}
+    ignored = [f"{name} {s['images_ignored']} of {s['image_requests_checked']}"
+               for name, s in per_class.items() if s.get("images_ignored")]
+    if ignored:
+        lines.append("Server ignored the images (prompt tokens not above the text alone): "
+                     + ", ".join(ignored))
+    return lines
 
 
 def _sources(sources: dict) -> str:

@@ -81,6 +81,12 @@ class RequestRecord:
         return self.error is None
 
     @property
+    def server_prompt_tokens(self) -> int | None:
+        """The server's ``usage.prompt_tokens``, or None when it sent none."""
+        prompt = (self.usage or {}).get("prompt_tokens")
+        return prompt if isinstance(prompt, int) else None
+
+    @property
     def ttft(self) -> float | None:
         return self.t_first - self.t_start if self.token_times else None
 

@@ -63,3 +63,20 @@ def test_completions_prompts_count_no_chat_template(tmp_path):
     for line in lines:
         assert line["response"]["body"]["usage"]["prompt_tokens"] == line["payload_tokens"] == 64, line
         assert line["template_overhead"] == 0
+
+
+def test_images_a_text_only_server_ignores_are_flagged_per_class(tmp_path):
+    """``transformers serve`` with a text model took base64 images and counted the text alone:
+    successes that measured no image work."""
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "1", "--ignore-images") as emu:
+        proc, summary = run_locust(
+            emu.url, tmp_path, "-u", "2", "-r", "2", "-t", "3s", "--max-tokens", "4", "--input-len", "32",
+            "--image-size", "64x64", "TextChatUser", "Base64ImageChatUser",
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    base64, text = summary["per_class"]["base64"], summary["per_class"]["text"]
+    assert base64["completed"] > 5
+    assert base64["images_ignored"] == base64["image_requests_checked"] == base64["completed"]
+    assert text["prompt_tokens_differ"] == 0 and text["images_ignored"] == 0
+    line = f"Server ignored the images (prompt tokens not above the text alone): base64 {base64['completed']}"
+    assert line in proc.stdout

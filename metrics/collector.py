@@ -13,6 +13,7 @@ from collections import Counter
 from metrics.distribution import Distribution
 from metrics.prompt_check import prompt_delta
 from metrics.reasons import group_reason
+from metrics.timeseries import TimeSeries
 from streaming.record import RequestRecord
 
 LATENCIES = ("ttft", "tpot", "itl", "e2el")
@@ -162,12 +163,15 @@ class LlmMetrics:
 
     def __init__(self) -> None:
         self.classes: dict[str, ClassMetrics] = {}
+        self.series = TimeSeries()
+        """The same requests second by second (for charts, and the summary's ``time_series``)."""
 
     def add(self, record: RequestRecord) -> None:
         m = self.classes.get(record.traffic_class)
         if m is None:
             m = self.classes[record.traffic_class] = ClassMetrics()
         m.add(record)
+        self.series.add(record)
 
     def add_retry(self, record: RequestRecord) -> None:
         self.classes.setdefault(record.traffic_class, ClassMetrics()).add_retry(record)
@@ -175,6 +179,7 @@ class LlmMetrics:
     def merge(self, other: LlmMetrics) -> None:
         for name, m in other.classes.items():
             self.classes.setdefault(name, ClassMetrics()).merge(m)
+        self.series.merge(other.series)
 
     def overall(self) -> ClassMetrics:
         total = ClassMetrics()
@@ -188,10 +193,12 @@ class LlmMetrics:
         return sum(m.completed + m.failed + sum(m.retries.values()) for m in self.classes.values())
 
     def to_dict(self) -> dict:
-        return {name: m.to_dict() for name, m in self.classes.items()}
+        return {"classes": {name: m.to_dict() for name, m in self.classes.items()},
+                "series": self.series.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> LlmMetrics:
         metrics = cls()
-        metrics.classes = {name: ClassMetrics.from_dict(d) for name, d in data.items()}
+        metrics.classes = {name: ClassMetrics.from_dict(d) for name, d in data["classes"].items()}
+        metrics.series = TimeSeries.from_dict(data["series"])
         return metrics

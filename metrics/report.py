@@ -76,7 +76,16 @@ def summarize(metrics: LlmMetrics) -> dict:
     duration = summary["duration"]
     summary["per_class"] = {name: summarize_class(m, duration, reference)
                             for name, m in sorted(metrics.classes.items())}
+    summary["time_series"] = time_series(metrics)
     return summary
+
+
+def time_series(metrics: LlmMetrics) -> dict:
+    """Second by second (wall-clock ``t``): requests and failures that ended, output tokens that
+    arrived, requests in flight, TTFT and ITL p50/p95 of the requests that ended; per class too."""
+    series = metrics.series
+    return {"step_s": 1, "all": series.rows(),
+            "per_class": {name: series.rows(name) for name in sorted(metrics.classes)}}
 
 
 def write_json(summary: dict, path: str | Path) -> None:

@@ -32,6 +32,7 @@ import logging
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -42,6 +43,7 @@ from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize, write_json
+from metrics.timeseries import SETTLE
 from payloads.tokenizer import TokenizerError, load_tokenizer
 from plugin.distributed import Distributed
 from plugin.reporter import LocustReporter
@@ -71,6 +73,7 @@ class Lifecycle:
         """The last run's summary, computed once when it stopped."""
         self.runs = 0
         self._seed_given = False
+        self._ticker: gevent.Greenlet | None = None
         self.distributed = Distributed(self)
         self._printed = False
 
@@ -180,6 +183,8 @@ class Lifecycle:
             return
         if not self.is_master:
             self._ensure_runtime()
+        if self._ticker is None or self._ticker.dead:
+            self._ticker = gevent.spawn(self._tick)
         gc.collect()
         gc.freeze()  # start-up objects (tokenizer, corpus) leave the collector's view: shorter pauses
         # Building blocked the event loop; timers set next (Locust's --run-time) count from now.
@@ -218,6 +223,18 @@ class Lifecycle:
         if self.runtime is not None:
             self.runtime.close()
         self.runtime = runtime
+
+    def _tick(self) -> None:
+        """Once a second, mid-second: sample the requests in flight into this second's slot (so
+        the slots of several workers add up), and collapse the master's settled seconds."""
+        while True:
+            gevent.sleep(1.5 - time.time() % 1)
+            now = time.time()
+            if not self.is_master:
+                into = self.pending if self.is_worker else self.metrics
+                into.series.sample_in_flight(int(now), self.inflight.by_label())
+            if not self.is_worker:
+                self.metrics.series.collapse(now - SETTLE)
 
     def reset(self) -> None:
         """Locust's stats were reset (the web UI's Reset): the LLM figures start again too."""
@@ -264,8 +281,10 @@ class Lifecycle:
 
     def test_stop(self) -> None:
         """The run stopped and drained: compute its summary, once."""
-        if self.is_worker or not self.runs:
-            return
+        if self._ticker is not None:
+            self._ticker.kill(block=False)
+        if self.is_worker or not self.runs or self.summary is not None:
+            return  # (a master may see two stops: its own, and the last worker's leaving)
         self.summary = self._summarize()
         if not self.headless:
             self._write(self.summary)

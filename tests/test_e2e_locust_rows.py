@@ -38,3 +38,18 @@ def test_aggregated_counts_requests_and_a_run_whose_retries_all_succeed_exits_0(
     retry_rows = [row for (kind, _), row in rows.items() if kind == "RETRY"]
     assert sum(int(row["Request Count"]) for row in retry_rows) == summary["retries"] > 0
     assert all(int(row["Failure Count"]) == 0 for row in retry_rows)
+
+
+def test_the_summary_time_series_adds_up_to_the_summary(tmp_path):
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "10") as emulator:
+        proc, summary = run_locust(emulator.url, tmp_path, "-u", "4", "-r", "4", "-t", "5s",
+                                   "--max-tokens", "30", "TextChatUser")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = summary["time_series"]["all"]
+    assert sum(r["requests"] for r in rows) == summary["completed"]
+    assert sum(r["output_tokens"] for r in rows) == pytest.approx(summary["total_output_tokens"])
+    assert max(r["in_flight"] for r in rows) == 4  # every user is mid-request at each sample
+    assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
+    middle = rows[len(rows) // 2]
+    assert middle["ttft_p50_ms"] == pytest.approx(20, abs=5)
+    assert middle["itl_p50_ms"] == pytest.approx(10, abs=2)

@@ -104,7 +104,7 @@ class ChatClient:
             raise StopRequested
         payload = orjson.dumps(body)
         flight = Flight(self.idle_timeout, self.first_token_timeout if body.get("stream") else None,
-                        self.total_timeout)
+                        self.total_timeout, label=record.traffic_class)
         inflight.begin(flight)
         try:
             self._send(path, body, payload, record, flight)

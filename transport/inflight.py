@@ -67,11 +67,15 @@ class Gate:
 class Flight:
     """One request in flight, retries included: its deadlines and where its progress is read."""
 
-    __slots__ = ("greenlet", "t_start", "last_arrival", "has_token", "idle", "first", "total",
+    __slots__ = ("greenlet", "label", "t_start", "last_arrival", "has_token", "idle", "first", "total",
                  "waiting", "cancelled")
 
-    def __init__(self, idle: float, first: float | None = None, total: float | None = None) -> None:
+    def __init__(
+        self, idle: float, first: float | None = None, total: float | None = None, label: str = ""
+    ) -> None:
         self.greenlet = gevent.getcurrent()
+        self.label = label
+        """The request's traffic class (requests in flight are counted per class)."""
         self.idle = idle
         self.first = first
         """Seconds to the first token (None: no limit)."""
@@ -116,6 +120,13 @@ class InFlight:
 
     def __len__(self) -> int:
         return len(self._flights)
+
+    def by_label(self) -> dict[str, int]:
+        """Requests in flight now, per traffic class."""
+        counts: dict[str, int] = {}
+        for flight in self._flights.values():
+            counts[flight.label] = counts.get(flight.label, 0) + 1
+        return counts
 
     def begin(self, flight: Flight) -> None:
         """Track ``flight`` (the current greenlet's request) until :meth:`end`."""

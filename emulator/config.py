@@ -71,6 +71,10 @@ class EmulatorConfig:
     close_after_stream: bool = False
     """Close the connection after each streamed response although the headers say Keep-Alive,
     as llama-server does."""
+    strict_model: bool = False
+    """Answer a request naming another model 404, as vLLM and llama-server do."""
+    list_models: bool = True
+    """List the served model at /v1/models (off: an empty list, as ``transformers serve`` gave)."""
     context_len: int = 0
     """Prompt plus output tokens a request may use (0: no limit); the output is trimmed to fit,
     with finish_reason "length", and a prompt that fills it gets a 400."""
@@ -130,6 +134,8 @@ def _build_parser() -> _Parser:
                    help="accept image parts and ignore them: prompt tokens of the text alone")
     p.add_argument("--close-after-stream", action="store_true",
                    help="close the connection after each streamed response, despite Keep-Alive")
+    p.add_argument("--strict-model", action="store_true", help="404 for a request naming another model")
+    p.add_argument("--no-models-list", action="store_true", help="/v1/models lists no model")
     p.add_argument("--context-len", type=int, default=0,
                    help="prompt + output tokens per request (0 = no limit): outputs trimmed to fit")
     p.add_argument("--image-url-allow", action="append", default=[], metavar="HOST",
@@ -172,6 +178,8 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         ignore_images=ns.ignore_images,
         close_after_stream=ns.close_after_stream,
         context_len=_ranged_int("--context-len", ns.context_len, 0, None),
+        strict_model=ns.strict_model,
+        list_models=not ns.no_models_list,
         image_url_allow=tuple(h.lower() for h in ns.image_url_allow),
         image_fetch_timeout_s=_positive("--image-fetch-timeout-s", ns.image_fetch_timeout_s),
         max_body_mb=_positive("--max-body-mb", ns.max_body_mb),

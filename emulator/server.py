@@ -39,6 +39,10 @@ class Prepared:
     ignored_images: int = 0
 
 
+class UnknownModel(Exception):
+    """The request named a model this server does not serve (``--strict-model``)."""
+
+
 def new_id(prefix: str) -> str:
     return prefix + os.urandom(8).hex()
 
@@ -69,7 +73,7 @@ class Emulator:
 
     async def models(self, request: web.Request) -> web.Response:
         model = {"id": self.config.model, "object": "model", "created": self._started, "owned_by": "emulator"}
-        return web.json_response({"object": "list", "data": [model]})
+        return web.json_response({"object": "list", "data": [model] if self.config.list_models else []})
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -94,6 +98,10 @@ class Emulator:
         req = parse_completion(raw, self.config.default_max_tokens)
         tokens = req.prompt_ids if req.prompt is None else await self.counter.text(req.prompt)
         return Prepared(self._fit(tokens), [], req.options)
+
+    def _check_model(self, model: str) -> None:
+        if self.config.strict_model and model and model != self.config.model:
+            raise UnknownModel(f"The model `{model}` does not exist.")
 
     def _fit(self, prompt_tokens: int) -> int:
         """``prompt_tokens``, checked against ``--context-len`` (a 400 when no output would fit)."""
@@ -122,7 +130,12 @@ class Emulator:
         request["request_id"] = record.request_id
         try:
             prepared = await prepare(await request.read())
+            self._check_model(prepared.options.model)
             return await self._respond(request, record, t0, fmt_class, prepared)
+        except UnknownModel as exc:
+            record.status, record.outcome = 404, "unknown_model"
+            return web.Response(status=404, body=error_body(404, "NotFoundError", str(exc)),
+                                content_type="application/json")
         except BadRequest as exc:
             record.status, record.outcome = 400, "bad_request"
             return web.Response(status=400, body=exc.body(), content_type="application/json")

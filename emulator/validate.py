@@ -45,6 +45,7 @@ class GenOptions:
     max_tokens: int
     stream: bool
     include_usage: bool
+    model: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def _options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
     if stream_options is not None and not isinstance(stream_options, dict):
         raise BadRequest("stream_options must be an object", "stream_options")
     include_usage = _bool_field(stream_options or {}, "include_usage")
-    return GenOptions(max_tokens or default_max_tokens, stream, include_usage)
+    return GenOptions(max_tokens or default_max_tokens, stream, include_usage, body.get("model") or "")
 
 
 def _int_field(body: dict[str, Any], name: str, minimum: int) -> int | None:

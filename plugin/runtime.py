@@ -142,16 +142,20 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
 
 
 def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
-    """Check the target answers, and return the first model it lists at ``/v1/models``.
+    """Check the target answers and serves ``--model``; return the first model it lists.
 
-    Unreachable, or refusing our key (401/403): a one-line :class:`SettingsError`. Other
-    answers (a gateway without ``/v1/models``) return None: ``--model`` must then be given.
+    Unreachable, or refusing our key (401/403): a one-line :class:`SettingsError`. Where
+    ``/v1/models`` lists models, a ``--model`` it does not list is one too, naming the listed
+    ones: a wrong name otherwise failed every request (1,917 x HTTP 404 in 3 s from one user).
+    A list that is empty (``transformers serve`` lists nothing, and wants the model's path)
+    with no ``--model`` says what such a server expects. Other answers (a gateway without
+    ``/v1/models``) return None: ``--model`` must then be given.
     """
     url = f"{settings.target}/v1/models"
     request = urllib.request.Request(url, headers=settings.auth_headers())
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's target
-            models = orjson.loads(response.read()).get("data") or []
+            models = orjson.loads(response.read()).get("data")
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise SettingsError(
@@ -164,5 +168,29 @@ def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
         raise SettingsError(f"--host {settings.target}: unreachable ({reason})") from None
     except (orjson.JSONDecodeError, AttributeError):
         return None
-    first = models[0] if models and isinstance(models[0], dict) else {}
-    return str(first["id"]) if "id" in first else None
+    if not isinstance(models, list):
+        return None
+    listed = [str(m["id"]) for m in models if isinstance(m, dict) and "id" in m]
+    check_model(settings, listed)
+    return listed[0] if listed else None
+
+
+def check_model(settings: Settings, listed: list[str]) -> None:
+    """A one-line :class:`SettingsError` when ``--model`` is not among the ``listed`` ids (an
+    id ``NAME@revision``, as ``transformers serve`` answers, matches ``NAME``), or when nothing
+    is listed and no ``--model`` says what to send."""
+    model = settings.model
+    if not listed:
+        if not model:
+            raise SettingsError(
+                f"--host {settings.target}: /v1/models lists no model; pass --model with the name the server "
+                "was started with (transformers serve: the model's local path or Hub id, as given to it)"
+            )
+        return
+    if not model or any(name == model or name.startswith(model + "@") for name in listed):
+        return
+    shown = ", ".join(listed[:10]) + (f" and {len(listed) - 10} more" if len(listed) > 10 else "")
+    raise SettingsError(
+        f"--model {model}: {settings.target} serves {shown} (its /v1/models); pass one of them, "
+        "or leave --model out for the first"
+    )

@@ -381,3 +381,18 @@ def test_ignore_images_takes_images_and_counts_the_text_alone(tmp_path):
     assert ex.json()["usage"]["prompt_tokens"] == text_only["usage"]["prompt_tokens"]
     rec = log_lines(log)[ex.headers["x-request-id"]]
     assert (rec["images_base64"], rec["image_tokens"], rec["images_ignored"]) == (0, 0, 1)
+
+
+def test_strict_model_answers_another_name_404_and_an_empty_list_lists_nothing(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "0", "--itl-ms", "0", "--model", "qwen3-tiny", "--strict-model",
+                        "--no-models-list", "--log", str(log)) as emu:
+        wrong = chat(emu.url, {"model": "qwen3", "messages": HAIKU, "max_tokens": 1})
+        right = chat(emu.url, {"model": "qwen3-tiny", "messages": HAIKU, "max_tokens": 1})
+        conn = http.client.HTTPConnection(emu.url.split("//")[1])
+        conn.request("GET", "/v1/models")
+        listed = json.loads(conn.getresponse().read())
+        conn.close()
+    assert wrong.status == 404 and wrong.json()["error"]["message"] == "The model `qwen3` does not exist."
+    assert right.status == 200 and listed["data"] == []
+    assert log_lines(log)[wrong.headers["x-request-id"]]["outcome"] == "unknown_model"

@@ -75,6 +75,9 @@ class Settings:
     retries: int = default("retries")
     """Re-send a 429/503 answer up to this many times (0 = never), after its Retry-After."""
     retry_max_wait: float = default("retry_max_wait")
+    repeated_error_requests: int = default("repeated_error_requests")
+    """Stop when this many first requests all failed with one 4xx (``metrics.guard``)."""
+    stop_on_repeated_error: bool = True
     images: ImageOptions = field(default_factory=ImageOptions)
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
@@ -170,6 +173,8 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         drain_timeout=_positive("drain-timeout", get("drain_timeout"), float, zero_ok=True),
         retries=_positive("retries", get("retries"), zero_ok=True),
         retry_max_wait=_positive("retry-max-wait", get("retry_max_wait"), float, zero_ok=True),
+        repeated_error_requests=_positive("repeated-error-requests", get("repeated_error_requests")),
+        stop_on_repeated_error=not get("no_stop_on_repeated_error"),
         images=_image_options(get),
         text_only=bool(get("text_only")),
         api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),

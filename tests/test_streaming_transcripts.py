@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from emulator.server import KEEP_ALIVE
+from metrics.collector import LlmMetrics
+from metrics.guard import RepeatedErrorGuard
+from metrics.reasons import group_reason
+from metrics.report import summarize
 from payloads.tokenizer import load_tokenizer
 from streaming.record import RequestRecord
 from streaming.sse import chunks_from_bytes
@@ -145,3 +150,37 @@ def test_a_recount_above_max_tokens_is_capped_at_the_limit():
     record.usage = None
     finish(record, count_tokens)
     assert (record.output_tokens, record.output_tokens_source) == (8, "max_tokens")
+
+
+def test_the_servers_prompt_count_is_the_input_count_and_images_were_seen():
+    """Qwen2-VL servers counted the 64x64 image (31 and 36 prompt tokens against 27 for the
+    text alone): with the text requests as the reference, no image request is flagged."""
+    metrics = LlmMetrics()
+    for server in ("vllm-0.32-cpu", "transformers-5.23", "llama-server"):
+        text, _ = replay(f"{server}-qwen2vl-a-stream-usage")
+        image, _ = replay(f"{server}-qwen2vl-d-stream-image")
+        for record, images in ((text, 0), (image, 1)):
+            record.payload_tokens, record.images = 27, images
+            assert record.input_tokens == record.server_prompt_tokens
+            metrics.add(record)
+    summary = summarize(metrics)
+    assert summary["total_input_tokens"] == 3 * 27 + 31 + 31 + 36
+    assert summary["prompt_tokens_differ"] == 0 and summary["images_ignored"] == 0
+
+
+@pytest.mark.parametrize("name", sorted(FAILURES))
+def test_a_recorded_error_repeated_stops_the_run_only_when_it_is_a_client_error(name):
+    record, meta = replay(name)
+    guard = RepeatedErrorGuard(first=20)
+    reasons = [r for r in (guard.feed(record) for _ in range(25)) if r]
+    if 400 <= meta["status"] < 500:
+        assert len(reasons) == 1 and group_reason(record.error) in reasons[0]
+    else:  # a 500, or an error inside a 200 stream: it may pass next time
+        assert reasons == []
+
+
+def test_the_emulators_llama_server_shape_sends_the_recorded_keep_alive():
+    _, _, meta = reads("llama-server-text-a-stream-usage")
+    headers = {k.lower(): v for k, v in meta["headers"]}
+    assert headers["keep-alive"] == KEEP_ALIVE["Keep-Alive"]
+    assert "connection" not in headers  # the close after the stream is not announced

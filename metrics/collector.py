@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from batch.result import BatchResult
+from metrics.batch import BatchMetrics
 from metrics.distribution import Distribution
 from metrics.prompt_check import prompt_delta
 from metrics.reasons import group_reason
@@ -165,6 +167,8 @@ class LlmMetrics:
         self.classes: dict[str, ClassMetrics] = {}
         self.series = TimeSeries()
         """The same requests second by second (for charts, and the summary's ``time_series``)."""
+        self.batch = BatchMetrics()
+        """The Batch API workload's batches (:mod:`metrics.batch`)."""
 
     def add(self, record: RequestRecord) -> None:
         m = self.classes.get(record.traffic_class)
@@ -176,10 +180,15 @@ class LlmMetrics:
     def add_retry(self, record: RequestRecord) -> None:
         self.classes.setdefault(record.traffic_class, ClassMetrics()).add_retry(record)
 
+    def add_batch(self, result: BatchResult) -> None:
+        """Count one finished batch of the Batch API workload."""
+        self.batch.add(result)
+
     def merge(self, other: LlmMetrics) -> None:
         for name, m in other.classes.items():
             self.classes.setdefault(name, ClassMetrics()).merge(m)
         self.series.merge(other.series)
+        self.batch.merge(other.batch)
 
     def overall(self) -> ClassMetrics:
         total = ClassMetrics()
@@ -189,16 +198,18 @@ class LlmMetrics:
 
     @property
     def requests(self) -> int:
-        """Requests counted (retried attempts included, so a worker ships them too)."""
-        return sum(m.completed + m.failed + sum(m.retries.values()) for m in self.classes.values())
+        """Requests counted (retried attempts and finished batches included, so a worker ships them too)."""
+        chat = sum(m.completed + m.failed + sum(m.retries.values()) for m in self.classes.values())
+        return chat + self.batch.batches
 
     def to_dict(self) -> dict:
         return {"classes": {name: m.to_dict() for name, m in self.classes.items()},
-                "series": self.series.to_dict()}
+                "series": self.series.to_dict(), "batch": self.batch.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> LlmMetrics:
         metrics = cls()
         metrics.classes = {name: ClassMetrics.from_dict(d) for name, d in data["classes"].items()}
         metrics.series = TimeSeries.from_dict(data["series"])
+        metrics.batch = BatchMetrics.from_dict(data["batch"])
         return metrics

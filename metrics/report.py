@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from metrics.batch import format_lines as batch_lines
 from metrics.collector import LATENCIES, ClassMetrics, LlmMetrics
 from metrics.prompt_check import images_ignored, text_reference
 
@@ -77,6 +78,8 @@ def summarize(metrics: LlmMetrics) -> dict:
     summary["per_class"] = {name: summarize_class(m, duration, reference)
                             for name, m in sorted(metrics.classes.items())}
     summary["time_series"] = time_series(metrics)
+    if metrics.batch.batches:
+        summary.update(metrics.batch.summary())
     return summary
 
 
@@ -131,6 +134,7 @@ def format_table(summary: dict) -> str:
     if summary["failures"]:
         lines += ["-" * 74, "Failures:"]
         lines += [f"  {count:>8}  {reason}" for reason, count in summary["failures"].items()]
+    lines += batch_lines(summary)
     lines.append("=" * 74)
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ tell a tokenizer or template other than the server's, and images the server igno
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from batch.result import BatchResult
 from metrics.batch import BatchMetrics
@@ -16,6 +17,8 @@ from metrics.distribution import Distribution
 from metrics.prompt_check import prompt_delta
 from metrics.reasons import group_reason
 from metrics.timeseries import TimeSeries
+from reports.csv import request_row
+from reports.goodput import Goodput
 from streaming.record import RequestRecord
 
 LATENCIES = ("ttft", "tpot", "itl", "e2el")
@@ -27,7 +30,7 @@ class ClassMetrics:
     __slots__ = (
         "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
         "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn", "retries",
-        "resent", "prompt_deltas", "image_prompt_deltas", "prompt_example",
+        "resent", "prompt_deltas", "image_prompt_deltas", "prompt_example", "images", "good",
     )
 
     def __init__(self) -> None:
@@ -57,6 +60,10 @@ class ClassMetrics:
         """Successful image requests: server prompt tokens minus the planned text alone -> count."""
         self.prompt_example: list[int] | None = None
         """[planned, server] prompt tokens of the first text request they differed on."""
+        self.images = 0
+        """Images the finished requests carried (failures included: they were sent)."""
+        self.good = 0
+        """Requests that met every ``--goodput`` bound (counted by :class:`LlmMetrics`)."""
 
     def add_retry(self, record: RequestRecord) -> None:
         self.retries[group_reason(record.error or f"HTTP {record.status}")] += 1
@@ -71,6 +78,7 @@ class ClassMetrics:
         self.request_bytes += record.request_bytes
         self.response_bytes += record.response_bytes
         self.resent += record.resent
+        self.images += record.images
         if not record.ok:
             self.failed += 1
             self.failures[group_reason(record.error)] += 1
@@ -116,6 +124,8 @@ class ClassMetrics:
         self.token_sources.update(other.token_sources)
         self.retries.update(other.retries)
         self.resent += other.resent
+        self.images += other.images
+        self.good += other.good
         self.prompt_deltas.update(other.prompt_deltas)
         self.image_prompt_deltas.update(other.image_prompt_deltas)
         self.prompt_example = self.prompt_example or other.prompt_example
@@ -138,7 +148,7 @@ class ClassMetrics:
             "response_bytes": self.response_bytes, "wall_first": self.wall_first, "wall_last": self.wall_last,
             "dists": {k: d.to_dict() for k, d in self.dists.items()},
             "ttft_by_turn": [[t, d.to_dict()] for t, d in self.ttft_by_turn.items()],
-            "retries": dict(self.retries), "resent": self.resent,
+            "retries": dict(self.retries), "resent": self.resent, "images": self.images, "good": self.good,
             "prompt_deltas": list(self.prompt_deltas.items()),
             "image_prompt_deltas": list(self.image_prompt_deltas.items()),
             "prompt_example": self.prompt_example,
@@ -148,7 +158,7 @@ class ClassMetrics:
     def from_dict(cls, data: dict) -> ClassMetrics:
         m = cls()
         for key in ("completed", "failed", "input_tokens", "output_tokens", "request_bytes", "response_bytes",
-                    "wall_first", "wall_last", "resent", "prompt_example"):
+                    "wall_first", "wall_last", "resent", "prompt_example", "images", "good"):
             setattr(m, key, data[key])
         m.failures = Counter(data["failures"])
         m.token_sources = Counter(data["token_sources"])
@@ -160,10 +170,29 @@ class ClassMetrics:
         return m
 
 
-class LlmMetrics:
-    """Metrics per traffic class; ``overall()`` merges them."""
+RowSink = Callable[[list], None]
+"""Takes one request's row of ``PREFIX_llm_requests.csv`` (:func:`reports.csv.request_row`)."""
 
-    def __init__(self) -> None:
+
+class LlmMetrics:
+    """Metrics per traffic class; ``overall()`` merges them.
+
+    ``goodput``: each request is judged against these bounds as it is counted (the classes'
+    ``good``). ``rows``: each request's CSV row goes there as it is counted or merged; with
+    ``keep_rows`` (a worker) the rows are kept in :attr:`request_rows` instead, and shipped
+    with :meth:`to_dict`, so a master writes every worker's requests to its one file.
+    """
+
+    def __init__(self, goodput: Goodput | None = None, rows: RowSink | None = None,
+                 keep_rows: bool = False) -> None:
+        self.goodput = goodput
+        self.request_rows: list[list] = []
+        """Rows kept to ship (``keep_rows``), or received from a worker (:meth:`from_dict`)."""
+        self._rows = rows or (self.request_rows.append if keep_rows else None)
+        self.judged = goodput is not None
+        """Requests were judged against goodput bounds (shipped, so a master can tell)."""
+        self.unjudged = 0
+        """Requests merged in from metrics that judged no goodput while this one has bounds."""
         self.classes: dict[str, ClassMetrics] = {}
         self.series = TimeSeries()
         """The same requests second by second (for charts, and the summary's ``time_series``)."""
@@ -176,6 +205,10 @@ class LlmMetrics:
             m = self.classes[record.traffic_class] = ClassMetrics()
         m.add(record)
         self.series.add(record)
+        good = self.goodput is not None and self.goodput.met(record)
+        m.good += good
+        if self._rows is not None:
+            self._rows(request_row(record, good if self.goodput is not None else None))
 
     def add_retry(self, record: RequestRecord) -> None:
         self.classes.setdefault(record.traffic_class, ClassMetrics()).add_retry(record)
@@ -188,6 +221,11 @@ class LlmMetrics:
         for name, m in other.classes.items():
             self.classes.setdefault(name, ClassMetrics()).merge(m)
         self.series.merge(other.series)
+        if self.judged and not other.judged:
+            self.unjudged += sum(m.completed + m.failed for m in other.classes.values())
+        if self._rows is not None:
+            for row in other.request_rows:
+                self._rows(row)
         self.batch.merge(other.batch)
 
     def overall(self) -> ClassMetrics:
@@ -204,7 +242,8 @@ class LlmMetrics:
 
     def to_dict(self) -> dict:
         return {"classes": {name: m.to_dict() for name, m in self.classes.items()},
-                "series": self.series.to_dict(), "batch": self.batch.to_dict()}
+                "series": self.series.to_dict(), "batch": self.batch.to_dict(),
+                "judged": self.judged, "rows": self.request_rows}
 
     @classmethod
     def from_dict(cls, data: dict) -> LlmMetrics:
@@ -212,4 +251,6 @@ class LlmMetrics:
         metrics.classes = {name: ClassMetrics.from_dict(d) for name, d in data["classes"].items()}
         metrics.series = TimeSeries.from_dict(data["series"])
         metrics.batch = BatchMetrics.from_dict(data["batch"])
+        metrics.judged = bool(data.get("judged"))
+        metrics.request_rows = data.get("rows") or []
         return metrics

@@ -14,17 +14,23 @@ import orjson
 from metrics.batch import format_lines as batch_lines
 from metrics.collector import LATENCIES, ClassMetrics, LlmMetrics
 from metrics.prompt_check import images_ignored, text_reference
+from reports.goodput import goodput_fields
 
 LABELS = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2E latency"}
 STATS = ("mean", "median", "std", "p90", "p95", "p99")
 """The columns of the console table's latency rows."""
+CURVE_QS = (0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9)
+"""The percentiles of ``latency_percentiles`` (the HTML report's latency curves)."""
 
 
-def summarize_class(m: ClassMetrics, duration: float | None = None, reference: int | None = None) -> dict:
+def summarize_class(m: ClassMetrics, duration: float | None = None, reference: int | None = None,
+                    cancelled: frozenset[str] = frozenset(), goodput: bool = False) -> dict:
     """One class's (or the overall) summary; ``duration`` defaults to its own wall span.
 
     ``reference`` is what the server adds to a planned text prompt (see
     :func:`metrics.prompt_check.text_reference`); by default this class's own text requests'.
+    ``cancelled``: the failure reasons of requests the stop cancelled (``cancelled_by_stop``;
+    not judged for goodput). ``goodput``: requests were judged, add the goodput figures.
     """
     if duration is None:
         duration = max(m.wall_last - m.wall_first, 0.0)
@@ -45,7 +51,12 @@ def summarize_class(m: ClassMetrics, duration: float | None = None, reference: i
         "retries": sum(m.retries.values()),
         "retried": dict(m.retries.most_common()),
         "resent": m.resent,
+        "total_images": m.images,
+        "images_per_s": per_s(m.images),
+        "cancelled_by_stop": sum(n for reason, n in m.failures.items() if reason in cancelled),
     }
+    if goodput:
+        out.update(goodput_fields(m.good, m.completed + m.failed - out["cancelled_by_stop"], duration))
     out.update(_prompt_check(m, text_reference(m.prompt_deltas) if reference is None else reference))
     for name in LATENCIES:
         dist = m.dists[name]
@@ -69,15 +80,23 @@ def _prompt_check(m: ClassMetrics, reference: int) -> dict:
     }
 
 
-def summarize(metrics: LlmMetrics) -> dict:
-    """The overall summary with vLLM's keys at the top level, plus ``per_class``."""
+def summarize(metrics: LlmMetrics, cancelled: frozenset[str] = frozenset()) -> dict:
+    """The overall summary with vLLM's keys at the top level, plus ``per_class``.
+
+    ``cancelled``: the failure reasons that mean the stop cancelled the request."""
     overall = metrics.overall()
     reference = text_reference(overall.prompt_deltas)
-    summary = summarize_class(overall, reference=reference)
+    judged = metrics.goodput is not None
+    summary = summarize_class(overall, reference=reference, cancelled=cancelled, goodput=judged)
     duration = summary["duration"]
-    summary["per_class"] = {name: summarize_class(m, duration, reference)
+    summary["per_class"] = {name: summarize_class(m, duration, reference, cancelled, judged)
                             for name, m in sorted(metrics.classes.items())}
+    if metrics.goodput is not None:
+        summary["goodput"] = metrics.goodput.to_json()
+        if metrics.unjudged:
+            summary["goodput_unjudged"] = metrics.unjudged
     summary["time_series"] = time_series(metrics)
+    summary["latency_percentiles"] = latency_percentiles(metrics, overall)
     if metrics.batch.batches:
         summary.update(metrics.batch.summary())
     return summary
@@ -89,6 +108,20 @@ def time_series(metrics: LlmMetrics) -> dict:
     series = metrics.series
     return {"step_s": 1, "all": series.rows(),
             "per_class": {name: series.rows(name) for name in sorted(metrics.classes)}}
+
+
+def latency_percentiles(metrics: LlmMetrics, overall: ClassMetrics) -> dict:
+    """TTFT, TPOT, ITL and E2E latency in ms at each of :data:`CURVE_QS`, overall and per class
+    (a latency with no sample: an empty list)."""
+    def curves(m: ClassMetrics) -> dict[str, list[float]]:
+        out = {}
+        for name in LATENCIES:
+            dist = m.dists[name]
+            out[name] = [v * 1e3 for v in dist.percentiles(CURVE_QS).values()] if dist.n else []
+        return out
+
+    return {"q": list(CURVE_QS), "all": curves(overall),
+            "per_class": {name: curves(m) for name, m in sorted(metrics.classes.items())}}
 
 
 def write_json(summary: dict, path: str | Path) -> None:
@@ -116,6 +149,11 @@ def format_table(summary: dict) -> str:
         f"{'Request bytes/s:':<40}{summary['request_bytes_per_s']:>12.0f}",
         f"{'Output tokens counted from:':<40}{_sources(summary['output_tokens_source']):>12}",
     ]
+    if "request_goodput" in summary:
+        share = summary["goodput_share"]
+        lines += [f"{'Request goodput (req/s):':<40}{summary['request_goodput']:>12.2f}",
+                  f"{'Goodput share (' + _bounds(summary['goodput']) + '):':<40}"
+                  f"{'n/a' if share is None else format(share, '.1%'):>12}"]
     header = f"{'metric (ms)':<18}{'class':<12}" + "".join(f"{c:>10}" for c in STATS) + f"{'n':>9}"
     lines += ["-" * 74, header]
     for name in LATENCIES:
@@ -161,6 +199,10 @@ def _prompt_lines(summary: dict) -> list[str]:
         lines.append("Server ignored the images (prompt tokens not above the text alone): "
                      + ", ".join(ignored))
     return lines
+
+
+def _bounds(bounds: dict) -> str:
+    return " ".join(f"{name}<={ms:g}ms" for name, ms in bounds.items())
 
 
 def _sources(sources: dict) -> str:

@@ -12,7 +12,7 @@ person changes between runs. Everything else is set on the command line or in a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 GROUPS: dict[str, tuple[str, str]] = {
     "target": ("LLM target", "The server is Locust's --host; what is asked of it and how."),
@@ -20,6 +20,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "images": ("LLM images", "Images sent by the image users: synthetic, your files, or URLs."),
     "timeouts": ("LLM timeouts and retries", "How long a request may take, and what is re-sent."),
     "output": ("LLM output", "The JSON summary, the request log and Locust's per-token rows."),
+    "gates": ("LLM gates", "SLOs that fail the run (exit code 4) and goodput bounds, judged at the end."),
 }
 """``--help`` groups: key -> (heading, one-line description), in the order they print."""
 
@@ -43,6 +44,10 @@ class Option:
     """A masked field in the start form (its value is still in the page: never a key itself)."""
     default_text: str = ""
     """How ``--help`` states a default that is no plain value ("the first in /v1/models")."""
+    repeat: Literal["", "append", "+"] = ""
+    """"append": the flag may be given again, each value kept (a list; a conf-file key takes
+    ``[a, b]``); "+": one or more values after the flag (argparse's ``nargs="+"``), also kept
+    across repeats. The default is then None (argparse would append to a default list)."""
 
     @property
     def dest(self) -> str:
@@ -130,6 +135,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("--no-per-token-stats", bool, False, "Do not log each token in Locust stats", "output"),
     Option("--fail-on-worker-loss", bool, False,
            "Exit non-zero (6) when a worker is lost mid-run (its reported requests are kept)", "output"),
+    Option("--slo", str, None, "NAME=MAX the run must meet, else exit code 4; NAME is "
+           "{mean,median,p90,p95,p99}_{ttft,tpot,itl,e2el}_ms or error_rate (0..1); repeat the flag or "
+           "separate with commas", "gates", default_text="none", repeat="append"),
+    Option("--goodput", str, None, "Per-request bounds for goodput, as vLLM's: ttft:MS tpot:MS e2el:MS "
+           "(any subset); the summary gets request_goodput and goodput_share", "gates",
+           default_text="none", repeat="+"),
 )
 """Every LLM option; start-form fields first, in form order."""
 

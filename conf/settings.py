@@ -16,6 +16,8 @@ from typing import Any
 from conf.options import default
 from payloads.errors import PayloadError
 from payloads.image_supply import ImageOptions
+from reports.goodput import Goodput, parse_goodput
+from reports.slo import Slo, parse_slos
 from transport.http import Target
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
@@ -65,6 +67,10 @@ class Settings:
     per_token_stats: bool = True
     fail_on_worker_loss: bool = False
     """A worker lost mid-run makes the exit code 6 (by default it is logged and summarized only)."""
+    slos: tuple[Slo, ...] = ()
+    """``--slo``: objectives checked against the summary at the end; a breach is exit code 4."""
+    goodput: Goodput | None = None
+    """``--goodput``: per-request bounds each request is judged against as it is counted."""
     connect_timeout: float = default("connect_timeout")
     idle_timeout: float = default("idle_timeout")
     first_token_timeout: float = default("first_token_timeout")
@@ -107,6 +113,12 @@ def _ratio(name: str, value: Any) -> float:
     return ratio
 
 
+def _parsed(parse: Callable[[Any], Any], value: Any) -> Any:
+    """``parse(value)``, its ValueError (already one line naming the option) a SettingsError."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 def read_api_key(env_name: str, key_file: str | None, environ: dict[str, str]) -> str | None:
     """The API key from ``--api-key-file`` or the environment variable named ``env_name``."""
     if key_file:
@@ -165,6 +177,8 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         request_log=get("request_log") or None,
         per_token_stats=not get("no_per_token_stats"),
         fail_on_worker_loss=bool(get("fail_on_worker_loss")),
+        slos=_parsed(parse_slos, get("slo")),
+        goodput=_parsed(parse_goodput, get("goodput")),
         connect_timeout=_positive("connect-timeout", get("connect_timeout"), float),
         idle_timeout=_positive("idle-timeout", get("idle_timeout"), float),
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout"), float, True),

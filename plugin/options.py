@@ -40,6 +40,10 @@ def argparse_kwargs(option: Option) -> dict:
     kwargs: dict = {"default": option.default, "help": help_text}
     if option.type is bool:
         kwargs["action"] = "store_true"
+    elif option.repeat:
+        kwargs["action"] = "append" if option.repeat == "append" else "extend"
+        if option.repeat == "+":
+            kwargs["nargs"] = "+"
     elif option.type is not str:
         kwargs["type"] = option.type
     if option.choices:

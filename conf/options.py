@@ -21,6 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "timeouts": ("LLM timeouts and retries", "How long a request may take, and what is re-sent."),
     "output": ("LLM output", "The JSON summary, the request log and Locust's per-token rows."),
     "gates": ("LLM gates", "SLOs that fail the run (exit code 4) and goodput bounds, judged at the end."),
+    "load": ("LLM load", "Open-loop request rates, their ramps and steps, user steps, sweeps, warm-up."),
 }
 """``--help`` groups: key -> (heading, one-line description), in the order they print."""
 
@@ -133,6 +134,25 @@ OPTIONS: tuple[Option, ...] = (
     Option("--request-log", str, "", "Write one JSONL line per request to this file", "output",
            default_text="not written"),
     Option("--no-per-token-stats", bool, False, "Do not log each token in Locust stats", "output"),
+    Option("--request-rate", float, float("inf"),
+           "Requests/s for the whole run, across workers; users (-u) cap those in flight "
+           "(inf: closed loop, each user sends again when its answer ends)", "load"),
+    Option("--burstiness", float, 1.0, "Gamma shape of the gaps between arrivals: 1 Poisson, inf even",
+           "load"),
+    Option("--warmup", float, 0.0, "Seconds at the start left out of every figure", "load"),
+    Option("--ramp-up-strategy", str, "", "Ramp the request rate: linear or exponential", "load",
+           default_text="no ramp"),
+    Option("--ramp-up-start-rps", float, 1.0, "Request rate at the ramp's start", "load"),
+    Option("--ramp-up-end-rps", float, 10.0, "Request rate at the ramp's end", "load"),
+    Option("--ramp-up-time", str, "", "How long the ramp lasts (30s, 2m)", "load",
+           default_text="the run time"),
+    Option("--rate-steps", str, "", "Request rate in steps, RATE:DURATION,... (5:30s,10:30s); the run "
+           "ends after the last", "load", default_text="none"),
+    Option("--user-steps", str, "", "Users in steps, USERS:DURATION,... (8:30s,16:30s); the run ends "
+           "after the last", "load", default_text="none"),
+    Option("--sweep", str, "", "Rates to run in turn (1,2,4,8) or auto (from the measured saturation "
+           "rate down); per-step summaries", "load", default_text="none"),
+    Option("--sweep-step-time", str, "30s", "How long each sweep step lasts", "load"),
     Option("--fail-on-worker-loss", bool, False,
            "Exit non-zero (6) when a worker is lost mid-run (its reported requests are kept)", "output"),
     Option("--slo", str, None, "NAME=MAX the run must meet, else exit code 4; NAME is "
@@ -141,6 +161,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--goodput", str, None, "Per-request bounds for goodput, as vLLM's: ttft:MS tpot:MS e2el:MS "
            "(any subset); the summary gets request_goodput and goodput_share", "gates",
            default_text="none", repeat="+"),
+    Option("--server-metrics", str, "off",
+           "Scrape the server's Prometheus metrics during the run: URL, auto (the target's /metrics) "
+           "or off; summarized as server_metrics", "output"),
+    Option("--server-metrics-interval", float, 2.0, "Seconds between scrapes of --server-metrics", "output"),
 )
 """Every LLM option; start-form fields first, in form order."""
 

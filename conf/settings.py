@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from conf.load import LoadSettings, load_settings
 from conf.options import default
 from payloads.errors import PayloadError
 from payloads.image_supply import ImageOptions
@@ -22,6 +24,8 @@ from transport.http import Target
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+MIN_SCRAPE_INTERVAL = 0.1
+"""Seconds: scraping a server's /metrics more often than this loads it for nothing."""
 
 
 class SettingsError(ValueError):
@@ -71,6 +75,11 @@ class Settings:
     """``--slo``: objectives checked against the summary at the end; a breach is exit code 4."""
     goodput: Goodput | None = None
     """``--goodput``: per-request bounds each request is judged against as it is counted."""
+    server_metrics: str | None = None
+    """The server's Prometheus page to scrape during a run (``--server-metrics``, ``auto`` made
+    the target's ``/metrics``); None: off."""
+    server_metrics_interval: float = default("server_metrics_interval")
+    """Seconds between two scrapes of ``server_metrics``."""
     connect_timeout: float = default("connect_timeout")
     idle_timeout: float = default("idle_timeout")
     first_token_timeout: float = default("first_token_timeout")
@@ -85,6 +94,8 @@ class Settings:
     """Stop when this many first requests all failed with one 4xx (``metrics.guard``)."""
     stop_on_repeated_error: bool = True
     images: ImageOptions = field(default_factory=ImageOptions)
+    load: LoadSettings = field(default_factory=LoadSettings)
+    """Closed loop, or an open-loop rate with its shape; sweeps; warm-up."""
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
     api_key: str | None = field(default=None, repr=False)
@@ -113,12 +124,34 @@ def _ratio(name: str, value: Any) -> float:
     return ratio
 
 
+def _metrics_url(value: Any, target: Target) -> str | None:
+    """``--server-metrics``: off (None), auto (the target's /metrics) or an http(s) URL."""
+    text = str(value or "off").strip()
+    if text.lower() == "off":
+        return None
+    if text.lower() == "auto":
+        return f"{target}/metrics"
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"--server-metrics {text!r}: expected an http(s) URL, auto or off")
+    return text
+
+
+def _interval(name: str, value: Any) -> float:
+    seconds = _positive(name, value, float)
+    if seconds < MIN_SCRAPE_INTERVAL:
+        raise SettingsError(f"--{name} {value!r}: expected at least {MIN_SCRAPE_INTERVAL:g} seconds")
+    return seconds
+
+
 def _parsed(parse: Callable[[Any], Any], value: Any) -> Any:
     """``parse(value)``, its ValueError (already one line naming the option) a SettingsError."""
     try:
         return parse(value)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+
+
 def read_api_key(env_name: str, key_file: str | None, environ: dict[str, str]) -> str | None:
     """The API key from ``--api-key-file`` or the environment variable named ``env_name``."""
     if key_file:
@@ -179,6 +212,8 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         fail_on_worker_loss=bool(get("fail_on_worker_loss")),
         slos=_parsed(parse_slos, get("slo")),
         goodput=_parsed(parse_goodput, get("goodput")),
+        server_metrics=_metrics_url(get("server_metrics"), target),
+        server_metrics_interval=_interval("server-metrics-interval", get("server_metrics_interval")),
         connect_timeout=_positive("connect-timeout", get("connect_timeout"), float),
         idle_timeout=_positive("idle-timeout", get("idle_timeout"), float),
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout"), float, True),
@@ -190,9 +225,17 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         repeated_error_requests=_positive("repeated-error-requests", get("repeated_error_requests")),
         stop_on_repeated_error=not get("no_stop_on_repeated_error"),
         images=_image_options(get),
+        load=_load(get, getattr(options, "run_time", None)),
         text_only=bool(get("text_only")),
         api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),
     )
+
+
+def _load(get: Callable[[str], Any], run_time: Any) -> LoadSettings:
+    try:
+        return load_settings(get, run_time)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _image_options(get: Callable[[str], Any]) -> ImageOptions:

@@ -52,7 +52,7 @@ def fetch(url: str, headers: Mapping[str, str], timeout: float, verify_tls: bool
             url = urljoin(url, location)
             continue
         if status != 200:
-            raise FetchError(f"HTTP {status}{_error_message(body)}")
+            raise FetchError(f"HTTP {status}{_error_message(status, body)}")
         return body.decode("utf-8", errors="replace")
     raise FetchError(f"more than {MAX_HOPS} redirects")
 
@@ -97,14 +97,16 @@ def _network_reason(exc: Exception, timeout: float) -> str:
     return f"cannot fetch: {text[:120]}"
 
 
-def _error_message(body: bytes) -> str:
+def _error_message(status: int, body: bytes) -> str:
     """``": <message>"`` from an OpenAI-style JSON error body (llama-server's 501), else the body's
-    first line when it is short text, else nothing."""
+    first line when it is text (not HTML; without a repeat of the status: aiohttp's
+    ``404: Not Found``), else nothing."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        line = body[:200].decode("utf-8", errors="replace").strip().splitlines()
-        return f": {line[0][:120]}" if line and not line[0].lstrip().startswith("<") else ""
+        lines = body[:200].decode("utf-8", errors="replace").strip().splitlines()
+        line = lines[0].strip().removeprefix(str(status)).lstrip(": ") if lines else ""
+        return f": {line[:120]}" if line and not line.startswith("<") else ""
     error = data.get("error") if isinstance(data, dict) else None
     message = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
     if message is None and isinstance(data, dict):

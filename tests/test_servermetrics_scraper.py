@@ -34,7 +34,7 @@ class Server:
     def app(self, environ, start_response):
         path = environ["PATH_INFO"]
         self.requests.append({"path": path, "authorization": environ.get("HTTP_AUTHORIZATION", "")})
-        status, headers, body = self.routes.get(path, lambda: ("404 Not Found", [], b"not found"))()
+        status, headers, body = self.routes.get(path, lambda: ("404 Not Found", [], b"404: Not Found"))()
         start_response(status, headers)
         return [body]
 
@@ -115,7 +115,7 @@ def test_a_page_of_garbage_is_one_warning(serve, caplog):
 def test_no_metrics_route_and_no_server_at_all(serve, caplog):
     server = serve({})
     block = run_for(ServerMetricsScraper(server.url + "/metrics", 0.1), 0.15)
-    assert block["reason"] == "HTTP 404: not found"
+    assert block["reason"] == "HTTP 404: Not Found"  # the body (as aiohttp says it) without the repeat
     server.wsgi.stop()
     block = run_for(ServerMetricsScraper(server.url + "/metrics", 0.1), 0.15)
     assert block["reason"] == "connection refused"

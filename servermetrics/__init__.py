@@ -9,6 +9,6 @@ well-known names (vLLM, SGLang, TGI, llama.cpp) to common ones. Knows nothing of
 """
 
 from servermetrics.scraper import ServerMetricsScraper, scraper_for
-from servermetrics.summary import beside_client
+from servermetrics.summary import beside_client, format_block
 
-__all__ = ["ServerMetricsScraper", "beside_client", "scraper_for"]
+__all__ = ["ServerMetricsScraper", "beside_client", "format_block", "scraper_for"]

@@ -89,8 +89,9 @@ def _read_capped(response) -> bytes:
 
 
 def _network_reason(exc: Exception, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"timeout ({exc})" if str(exc) else f"timeout after {timeout:g} s"
+    if isinstance(exc, TimeoutError):  # a socket's (connect, a read) or the whole exchange's
+        whole = str(exc).startswith("no answer")
+        return f"timeout: {exc}" if whole else f"timeout: no answer within {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     text = " ".join(str(exc).split()) or type(exc).__name__

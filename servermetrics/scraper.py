@@ -1,8 +1,8 @@
 """The scraper: one greenlet that fetches and parses a server's ``/metrics`` every interval.
 
-Independent of Locust: ``start()`` takes the run's baseline scrape and spawns the greenlet;
-``snapshot()`` gives the figures so far (for a live view); ``stop()`` takes a last scrape, ends
-the greenlet and returns the summary's ``server_metrics`` block. Nothing here runs on a
+Independent of Locust: ``start()`` spawns the greenlet, whose first scrape is the run's
+baseline; ``snapshot()`` gives the figures so far (for a live view); ``stop()`` ends the
+greenlet, takes a last scrape and returns the summary's ``server_metrics`` block. Nothing here runs on a
 request's path: the greenlet sleeps between scrapes, and the text is parsed on a thread of
 gevent's pool so the event loop goes on serving streams meanwhile (vLLM's 55 KB page takes
 about 8 ms to parse; a server with many models or adapters, ten times that).
@@ -80,21 +80,23 @@ class ServerMetricsScraper:
         self._block: dict | None = None
 
     def start(self) -> None:
-        """Take the baseline scrape now, then scrape every interval on a greenlet."""
+        """Spawn the greenlet: the baseline scrape first, then one every interval. Returns at
+        once (an unreachable server never holds up the run's start)."""
         if self._greenlet is not None:
             raise RuntimeError("this scraper was started already; make one per run")
-        self.scrape_once()
         self._greenlet = gevent.spawn(self._loop)
 
     def stop(self) -> dict:
-        """Take a last scrape, end the greenlet, and return the ``server_metrics`` block."""
+        """End the greenlet, take a last scrape, and return the ``server_metrics`` block. Takes
+        at most twice the scrape timeout: a scrape in flight gets one, the last one another."""
         if self._block is not None:
             return self._block
         self._stopping.set()
         if self._greenlet is not None:
-            self._greenlet.join(timeout=3 * self.timeout)
-            self._greenlet.kill(block=False)
-        self.scrape_once()
+            self._greenlet.join(timeout=self.timeout)
+            self._greenlet.kill(block=True, timeout=1.0)
+        with gevent.Timeout(self.timeout, False):
+            self.scrape_once()
         self._block = self.block()
         return self._block
 
@@ -131,6 +133,7 @@ class ServerMetricsScraper:
 
     def _loop(self) -> None:
         due = time.monotonic()
+        self.scrape_once()
         while True:
             due += self.interval
             wait = due - time.monotonic()

@@ -110,3 +110,35 @@ def _client_rate(client: dict, figure: str) -> float | None:
         return client[figure]
     duration = client.get("duration")
     return client.get("total_input_tokens", 0) / duration if duration else None
+
+
+
+def format_block(block: dict) -> str:
+    """A few console lines: the common names' figures (gauges' max and mean, counters' rate,
+    histograms' percentiles, in ms for latencies, beside the client's p50), or why there are none."""
+    if not block.get("available"):
+        return f"Server metrics: none ({block.get('reason')})"
+    server = block.get("server") or "unknown server"
+    lines = [f"Server metrics ({server}, {block['scrapes']} scrapes of {block['url']}):"]
+    clients = {v.get("server_metric"): v.get("client") for v in block.get("vs_client", {}).values()}
+    for common, name in block.get("common", {}).items():
+        figures = _figures(name, block.get(name, {}), clients.get(name))
+        if figures:
+            lines.append(f"  {common:<22}{figures}  [{name}]")
+    return "\n".join(lines)
+
+
+def _figures(name: str, entry: dict, client: dict | None) -> str:
+    kind = entry.get("type")
+    if kind == "gauge" and entry.get("max") is not None:
+        return f"max {entry['max']:g}, mean {entry['mean']:.3g}, last {entry['last']:g}"
+    if kind == "counter" and entry.get("rate") is not None:
+        return f"{entry['rate']:.4g}/s ({entry['increase']:g} in the run)"
+    if kind != "histogram" or not entry.get("count"):
+        return ""
+    if not name.endswith(("_seconds", "_duration")):
+        return ", ".join(f"{p} {entry[p]:.4g}" for p in ("p50", "p90", "p99"))
+    figures = ", ".join(f"{p} {_ms(entry[p]):.1f} ms" for p in ("p50", "p90", "p99"))
+    if client and client.get("p50") is not None:
+        figures += f" (client p50 {client['p50']:.1f} ms)"
+    return figures

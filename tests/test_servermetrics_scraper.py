@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -167,3 +168,18 @@ def test_scraper_for_settings_sends_the_key_only_to_the_targets_origin():
         "http://127.0.0.1:8000/metrics", 0.5, {"Authorization": "Bearer sk-test"})
     exporter = scraper_for(settings(server_metrics="http://127.0.0.1:9400/metrics"))
     assert exporter.headers == {}
+
+
+def test_stop_is_bounded_by_the_timeout_when_the_server_hangs(serve):
+    def hang() -> Answer:
+        gevent.sleep(10)
+        return text("late 1\n")()
+
+    server = serve({"/metrics": hang})
+    scraper = ServerMetricsScraper(server.url + "/metrics", 0.1, timeout=0.3)
+    scraper.start()
+    gevent.sleep(0.1)
+    started = time.monotonic()
+    block = scraper.stop()
+    assert time.monotonic() - started < 1.5
+    assert block["available"] is False and block["reason"] == "timeout: no answer within 0.3 s"

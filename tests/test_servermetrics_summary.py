@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from servermetrics.parse import parse
-from servermetrics.summary import RunMetrics, beside_client, unavailable
+from servermetrics.summary import RunMetrics, beside_client, format_block, unavailable
 
 ENGINE = 'engine="0",model_name="m"'
 
@@ -137,3 +137,14 @@ def test_beside_client_puts_server_percentiles_in_ms_next_to_the_clients(ramp):
     assert side["ttft_ms"]["client"] == {"mean": 151.0, "p50": 140.0, "p90": 180.0, "p99": 199.0}
     assert side["output_throughput"] == {"server_metric": "vllm:generation_tokens_total", "server": 40.0,
                                          "client": 39.0}
+
+
+def test_format_block_lists_the_common_names_or_why_there_are_none(ramp):
+    block = beside_client({"available": True, "url": "http://127.0.0.1:8000/metrics", "scrapes": 4, **ramp},
+                          {"p50_ttft_ms": 140.0})
+    text = format_block(block)
+    assert text.splitlines()[0] == "Server metrics (vllm, 4 scrapes of http://127.0.0.1:8000/metrics):"
+    assert "  running               max 3, mean 1.5, last 3  [vllm:num_requests_running]" in text
+    assert "p50 150.0 ms" in text and "(client p50 140.0 ms)" in text
+    assert "40/s (240 in the run)" in text
+    assert format_block(unavailable("u", "HTTP 501: no", 2)) == "Server metrics: none (HTTP 501: no)"

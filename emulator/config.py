@@ -10,6 +10,8 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from emulator.batch_config import BatchConfig, add_batch_arguments, batch_config
+
 DISTRIBUTIONS = ("const", "uniform", "normal", "exponential", "lognormal")
 SPREAD_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
 USAGE_MODES = ("auto", "separate", "in-finish", "never")
@@ -86,6 +88,8 @@ class EmulatorConfig:
     """(name, start_s, end_s): every request arriving in [start, end) seconds after start-up gets it."""
     stall_s: float = 30.0
     log_path: str | None = None
+    batch: BatchConfig = BatchConfig()
+    """The Batch API's timing and outcomes (``--batch-*``)."""
     api_key: str | None = field(default=None, repr=False)
     """When set, every /v1 request must carry ``Authorization: Bearer <key>`` (else 401)."""
 
@@ -150,6 +154,7 @@ def _build_parser() -> _Parser:
     p.add_argument("--api-key-env", default=None, metavar="NAME",
                    help="require the API key held in this environment variable (401 otherwise)")
     p.add_argument("--log", dest="log_path", default=None, metavar="PATH", help="JSONL request log")
+    add_batch_arguments(p)
     return p
 
 
@@ -187,6 +192,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         fault_windows=parse_fault_windows(ns.fault_window),
         stall_s=_non_negative("--stall-s", ns.stall_s),
         log_path=ns.log_path,
+        batch=batch_config(ns),
         api_key=_api_key(ns.api_key_env),
     )
     if config.text_only and config.ignore_images:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from emulator.batch import BatchService
 from emulator.chunks import ChatChunkFormat, ChunkFormat, CompletionChunkFormat, error_body, usage
 from emulator.config import EmulatorConfig
 from emulator.faults import BODY_FAULTS, HTTP_FAULTS, FaultPicker
@@ -77,6 +78,22 @@ class Emulator:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def answer(self, path: str, raw: bytes) -> tuple[int, bytes]:
+        """One request's whole non-streamed answer at once, as (status, body): a Batch API line."""
+        chat = path == "/v1/chat/completions"
+        prepare = self._prepare_chat if chat else self._prepare_completion
+        try:
+            prepared = await prepare(raw)
+            self._check_model(prepared.options.model)
+        except UnknownModel as exc:
+            return 404, error_body(404, "NotFoundError", str(exc))
+        except BadRequest as exc:
+            return 400, exc.body()
+        fmt = (ChatChunkFormat if chat else CompletionChunkFormat)(
+            new_id("chatcmpl-" if chat else "cmpl-"), self.config.model, int(time.time()))
+        words = self.words.take(self.output_len(prepared), self._word_rng.randrange(len(self.words.words)))
+        return 200, fmt.body("".join(words), usage(prepared.prompt_tokens, len(words)))
 
     async def close(self, app: web.Application) -> None:
         await self.images.close()
@@ -279,6 +296,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_post("/v1/completions", emulator.completions)
     app.router.add_get("/v1/models", emulator.models)
     app.router.add_get("/health", emulator.health)
+    BatchService(emulator.config.batch, emulator.answer).register(app)
     app.on_response_prepare.append(_add_request_id)
     app.on_cleanup.append(emulator.close)
     return app

@@ -22,6 +22,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "output": ("LLM output", "The JSON summary, the request log and Locust's per-token rows."),
     "gates": ("LLM gates", "SLOs that fail the run (exit code 4) and goodput bounds, judged at the end."),
     "load": ("LLM load", "Open-loop request rates, their ramps and steps, user steps, sweeps, warm-up."),
+    "batch": ("LLM batch", "The Batch API workload (BatchUser): lines per batch, window, polls, cancels."),
 }
 """``--help`` groups: key -> (heading, one-line description), in the order they print."""
 
@@ -165,6 +166,18 @@ OPTIONS: tuple[Option, ...] = (
            "Scrape the server's Prometheus metrics during the run: URL, auto (the target's /metrics) "
            "or off; summarized as server_metrics", "output"),
     Option("--server-metrics-interval", float, 2.0, "Seconds between scrapes of --server-metrics", "output"),
+    Option("--batch-lines", int, 100, "Lines per batch (at most 50,000); 0 = every --dataset line once",
+           "batch"),
+    Option("--batch-window", str, "24h", "completion_window asked for: whole hours or days (24h, 7d)",
+           "batch"),
+    Option("--batch-poll-interval", float, 5.0,
+           "Seconds before the first poll, and after each change of status", "batch"),
+    Option("--batch-poll-max", float, 60.0,
+           "Longest wait between polls (the wait grows 1.5x while nothing changes)", "batch"),
+    Option("--batch-cancel-share", float, 0.0,
+           "Share of batches cancelled once seen in_progress, evenly spread (0.25: every 4th)", "batch"),
+    Option("--batch-images", str, "none", "Images in each batch line (--images-per-request of them)",
+           "batch", choices=("none", "base64", "image-url")),
 )
 """Every LLM option; start-form fields first, in form order."""
 

@@ -8,12 +8,15 @@ the value and what is accepted. Defaults are the option table's (:mod:`conf.opti
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from batch.jsonl import MAX_LINES
+from batch.options import IMAGE_MODES, BatchOptions
 from conf.load import LoadSettings, load_settings
 from conf.options import default
 from payloads.errors import PayloadError
@@ -96,6 +99,8 @@ class Settings:
     images: ImageOptions = field(default_factory=ImageOptions)
     load: LoadSettings = field(default_factory=LoadSettings)
     """Closed loop, or an open-loop rate with its shape; sweeps; warm-up."""
+    batch: BatchOptions = field(default_factory=BatchOptions)
+    """What the Batch API workload sends and how it follows its batches."""
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
     api_key: str | None = field(default=None, repr=False)
@@ -226,6 +231,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         stop_on_repeated_error=not get("no_stop_on_repeated_error"),
         images=_image_options(get),
         load=_load(get, getattr(options, "run_time", None)),
+        batch=_batch_options(get),
         text_only=bool(get("text_only")),
         api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),
     )
@@ -236,6 +242,29 @@ def _load(get: Callable[[str], Any], run_time: Any) -> LoadSettings:
         return load_settings(get, run_time)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def _batch_options(get: Callable[[str], Any]) -> BatchOptions:
+    lines = _positive("batch-lines", get("batch_lines"), zero_ok=True)
+    if lines > MAX_LINES:
+        raise SettingsError(f"--batch-lines {lines}: the Batch API takes at most {MAX_LINES:,} lines a file")
+    if lines == 0 and not get("dataset"):
+        raise SettingsError("--batch-lines 0 sends every --dataset line once: pass --dataset FILE or a count")
+    window = str(get("batch_window"))
+    if not re.fullmatch(r"[1-9][0-9]*[hd]", window):
+        raise SettingsError(f"--batch-window {window!r}: expected whole hours or days (24h, 7d)")
+    interval = _positive("batch-poll-interval", get("batch_poll_interval"), float)
+    longest = _positive("batch-poll-max", get("batch_poll_max"), float)
+    if longest < interval:
+        raise SettingsError(f"--batch-poll-max {longest:g}: expected at least the --batch-poll-interval "
+                            f"{interval:g}")
+    share = _positive("batch-cancel-share", get("batch_cancel_share"), float, zero_ok=True)
+    if share > 1:
+        raise SettingsError(f"--batch-cancel-share {share:g}: expected a share in [0, 1]")
+    images = get("batch_images")
+    if images not in IMAGE_MODES:
+        raise SettingsError(f"--batch-images {images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    return BatchOptions(lines, window, interval, longest, share, images)
 
 
 def _image_options(get: Callable[[str], Any]) -> ImageOptions:

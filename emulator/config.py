@@ -80,6 +80,9 @@ class EmulatorConfig:
     context_len: int = 0
     """Prompt plus output tokens a request may use (0: no limit); the output is trimmed to fit,
     with finish_reason "length", and a prompt that fills it gets a 400."""
+    kv_cache_tokens: int = 131072
+    """Tokens the emulated KV cache holds: ``vllm:kv_cache_usage_perc`` on ``/metrics`` is the
+    prompt plus planned output tokens of the requests in flight over this."""
     image_url_allow: tuple[str, ...] = ()
     image_fetch_timeout_s: float = 5.0
     max_body_mb: float = 64.0
@@ -142,6 +145,8 @@ def _build_parser() -> _Parser:
     p.add_argument("--no-models-list", action="store_true", help="/v1/models lists no model")
     p.add_argument("--context-len", type=int, default=0,
                    help="prompt + output tokens per request (0 = no limit): outputs trimmed to fit")
+    p.add_argument("--kv-cache-tokens", type=int, default=131072,
+                   help="KV-cache tokens: /metrics' vllm:kv_cache_usage_perc is the in-flight share")
     p.add_argument("--image-url-allow", action="append", default=[], metavar="HOST",
                    help="extra host whose http(s) image URLs may be fetched (repeatable)")
     p.add_argument("--image-fetch-timeout-s", type=float, default=5.0, help="timeout for one image fetch")
@@ -183,6 +188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         ignore_images=ns.ignore_images,
         close_after_stream=ns.close_after_stream,
         context_len=_ranged_int("--context-len", ns.context_len, 0, None),
+        kv_cache_tokens=_ranged_int("--kv-cache-tokens", ns.kv_cache_tokens, 1, None),
         strict_model=ns.strict_model,
         list_models=not ns.no_models_list,
         image_url_allow=tuple(h.lower() for h in ns.image_url_allow),

@@ -17,6 +17,7 @@ from emulator.chunks import ChatChunkFormat, ChunkFormat, CompletionChunkFormat,
 from emulator.config import EmulatorConfig
 from emulator.faults import BODY_FAULTS, HTTP_FAULTS, FaultPicker
 from emulator.log import RequestLog, RequestRecord
+from emulator.metrics import ServedMetrics
 from emulator.net import ArrivalClock
 from emulator.player import Player
 from emulator.script import StreamShape, split_pieces, stream_events
@@ -63,6 +64,7 @@ class Emulator:
         self.faults = FaultPicker(config.faults, config.seed, config.fault_windows)
         self.images = ImageResolver(config.image_url_allow, config.image_fetch_timeout_s)
         self.log = RequestLog(config.log_path) if config.log_path else None
+        self.served = ServedMetrics(config.model, config.kv_cache_tokens, lambda: self.load.active)
         self._word_rng = random.Random(f"{config.seed}/words")
         self._started = int(time.time())
 
@@ -163,6 +165,7 @@ class Emulator:
             record.status, record.outcome = 500, "server_error"
             raise
         finally:
+            self.served.finished(record)
             if self.log is not None:
                 self.log.write(record)
 
@@ -179,7 +182,7 @@ class Emulator:
         if fault in HTTP_FAULTS:
             record.status, record.outcome = HTTP_FAULTS[fault].status, fault
             return _http_fault(fault)
-        with self.load.request():
+        with self.load.request(), self.served.holding(prepared.prompt_tokens + self.output_len(prepared)):
             megapixels = sum(image.megapixels for image in prepared.images)
             schedule = Schedule(t0, self.load.ttft_s(prepared.prompt_tokens, megapixels), self.load.itl_s)
             record.ttft_ms = schedule.ttft_s * 1000
@@ -295,6 +298,7 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_post("/v1/chat/completions", emulator.chat)
     app.router.add_post("/v1/completions", emulator.completions)
     app.router.add_get("/v1/models", emulator.models)
+    app.router.add_get("/metrics", emulator.served.handle)
     app.router.add_get("/health", emulator.health)
     BatchService(emulator.config.batch, emulator.answer).register(app)
     app.on_response_prepare.append(_add_request_id)

@@ -4,7 +4,8 @@ Run it with ``python -m emulator --port 0 --ttft-ms 120 --itl-ms 7`` (it prints 
 ``emulator listening on http://HOST:PORT``), or from Python with ``emulator.launch.start_emulator``.
 
 Endpoints: ``POST /v1/chat/completions`` and ``POST /v1/completions`` (streamed as SSE or not),
-``GET /v1/models``, ``GET /health``. Every response carries ``x-request-id`` (the completion's id).
+``GET /v1/models``, ``GET /health``, ``GET /metrics`` (its load in vLLM's Prometheus names:
+``emulator.metrics``). Every response carries ``x-request-id`` (the completion's id).
 
 What it sends is real text: words that are one token each with the loaded tokenizer, so the text
 re-tokenizes to exactly ``usage.completion_tokens``. ``usage.prompt_tokens`` is the chat template's
@@ -23,5 +24,6 @@ model). ``--fault NAME=RATE`` injects seeded faults (``emulator.config.FAULTS``)
 name.
 
 Modules: config (options), validate (requests), tokens, vision, timing, script (what a stream sends),
-chunks (its bytes), player (when it sends them), faults, log, net, server (routes), launch, probe.
+chunks (its bytes), player (when it sends them), faults, log, metrics (/metrics), net, server (routes),
+launch, probe.
 """

@@ -21,7 +21,8 @@ do not count against it); 1 a request failed or a user raised an exception; 2 ba
 start; 3 a headless run that never started or counted no request (a master no worker
 joined, or whose workers sent nothing); 6 a worker was lost mid-run and
 ``--fail-on-worker-loss`` was given (otherwise a lost worker is logged and summarized, and
-the run goes on with the others).
+the run goes on with the others); 4 an ``--slo`` was breached (failed requests give 1 first,
+unless an ``error_rate`` SLO judges them).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from payloads.tokenizer import TokenizerError, load_tokenizer
 from plugin.distributed import Distributed
 from plugin.reporter import LocustReporter
 from plugin.runtime import Runtime, make_sampler, probe_target
+from reports.csv import RequestCsv, requests_path
+from reports.locust_files import write_reports
+from reports.slo import evaluate, format_results, to_json
 from streaming.record import RequestRecord
 from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlight
 
@@ -55,6 +59,7 @@ log = logging.getLogger("llm")
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED, EXIT_WORKER_LOST = 0, 1, 2, 3, 6
+EXIT_SLO_BREACHED = 4
 CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
 
 
@@ -65,9 +70,9 @@ class Lifecycle:
         self.environment = environment
         self.inflight = InFlight()
         self.runtime: Runtime | None = None
-        self.metrics = LlmMetrics()
+        self.metrics = self._new_metrics()
         """This run's figures: everything counted here (a master: merged from its workers)."""
-        self.pending = LlmMetrics()
+        self.pending = self._new_metrics()
         """A worker's figures not yet sent to the master."""
         self.summary: dict | None = None
         """The last run's summary, computed once when it stopped."""
@@ -176,7 +181,7 @@ class Lifecycle:
     def test_start(self) -> None:
         """A run starts: fresh figures, the gate open, the runtime built for its options."""
         self.runs += 1
-        self.metrics, self.pending, self.summary = LlmMetrics(), LlmMetrics(), None
+        self.metrics, self.pending, self.summary = self._new_metrics(), self._new_metrics(), None
         self.distributed.run_started()
         self.inflight.gate.reopen()
         if not self.is_worker and not self._prepare_options():
@@ -238,8 +243,27 @@ class Lifecycle:
 
     def reset(self) -> None:
         """Locust's stats were reset (the web UI's Reset): the LLM figures start again too."""
-        self.metrics, self.pending = LlmMetrics(), LlmMetrics()
+        self.metrics, self.pending = self._new_metrics(), self._new_metrics()
         self.distributed.reset_workers()
+
+    def _new_metrics(self) -> LlmMetrics:
+        """Fresh LLM figures, judged against the run's ``--goodput`` bounds. A worker keeps each
+        request's CSV row to ship with its reports (its master alone knows ``--csv``: Locust sends
+        workers only the options it does not define); a local run or a master writes it to
+        ``PREFIX_llm_requests.csv``, opened anew for each run."""
+        runs = getattr(self, "runs", 0)  # (None yet while __init__ runs)
+        settings = self._settings() if runs else None
+        goodput = settings.goodput if settings is not None else None
+        if self.is_worker:
+            return LlmMetrics(goodput, keep_rows=True)
+        prefix = getattr(self.environment.parsed_options, "csv_prefix", None)
+        rows: RequestCsv | None = getattr(self, "requests_csv", None)
+        if prefix and runs and getattr(self, "_requests_csv_run", 0) != runs:
+            if rows is not None:
+                rows.close()
+            rows = self.requests_csv = RequestCsv(requests_path(prefix))
+            self._requests_csv_run = runs
+        return LlmMetrics(goodput, rows=rows.write if rows is not None and prefix else None)
 
     # ---- counting --------------------------------------------------------------------------
     def reporter_for(self, path: str, traffic_class: str) -> LocustReporter:
@@ -286,6 +310,9 @@ class Lifecycle:
         if self.is_worker or not self.runs or self.summary is not None:
             return  # (a master may see two stops: its own, and the last worker's leaving)
         self.summary = self._summarize()
+        rows: RequestCsv | None = getattr(self, "requests_csv", None)
+        if rows is not None:
+            rows.close()  # every request is in: the drain is over, every worker's final metrics came
         if not self.headless:
             self._write(self.summary)
             log.info("LLM run %d finished:%s", self.runs, format_table(self.summary))
@@ -294,14 +321,17 @@ class Lifecycle:
 
     def _summarize(self) -> dict:
         settings = self._settings()
-        summary = summarize(self.metrics)
+        summary = summarize(self.metrics, CANCELLED_BY_STOP)
         summary["model"] = settings.model if settings else ""
         summary["target"] = str(settings.target) if settings else str(self.environment.host)
         summary["seed"] = settings.seed if settings else None
-        summary["cancelled_by_stop"] = sum(
-            n for reason, n in summary["failures"].items() if reason in CANCELLED_BY_STOP)
         if self.is_master:
             summary.update(self.distributed.summary_fields())
+        if summary.get("goodput_unjudged"):
+            log.warning("LLM: %d request(s) came from metrics without the --goodput bounds: not judged",
+                        summary["goodput_unjudged"])
+        if settings is not None and settings.slos:
+            summary["slos"] = to_json(evaluate(settings.slos, summary))
         return summary
 
     def _settings(self) -> Settings | None:
@@ -332,7 +362,12 @@ class Lifecycle:
             return
         self.environment.process_exit_code = self.exit_code(self.summary)
         self._write(self.summary)
-        self._print_at_exit(self.summary)
+        try:
+            written = write_reports(self.environment, self.summary)
+        except OSError as exc:
+            log.error("LLM: could not write the reports: %s", exc)
+            written = []
+        self._print_at_exit(self.summary, written)
 
     def exit_code(self, summary: dict) -> int:
         """The process's exit code from the run's final outcomes (see the module docstring)."""
@@ -340,23 +375,33 @@ class Lifecycle:
             log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
             return EXIT_NOTHING_COUNTED
         failed = summary["failed"] - summary["cancelled_by_stop"]
+        slos = summary.get("slos") or []
+        error_budget = any(slo["name"] == "error_rate" for slo in slos)  # failures judged by the SLO
         runner = self.environment.runner
-        if failed > 0 or (runner is not None and runner.exceptions):
+        if (failed > 0 and not error_budget) or (runner is not None and runner.exceptions):
             return EXIT_FAILED
+        if not all(slo["met"] for slo in slos):
+            return EXIT_SLO_BREACHED
         settings = self._settings()
         if summary.get("lost_workers") and settings is not None and settings.fail_on_worker_loss:
             return EXIT_WORKER_LOST
         return EXIT_OK
 
-    def _print_at_exit(self, summary: dict) -> None:
-        """Print the LLM table last, after Locust's own tables."""
+    def _print_at_exit(self, summary: dict, written: list[str] | None = None) -> None:
+        """Print the LLM table last, after Locust's own tables, then the SLOs and the files."""
         if self._printed:
             return
         self._printed = True
         lines = [format_table(summary)]
+        if summary.get("slos"):
+            lines.append(format_results(summary["slos"]))
         settings = self._settings()
         if settings is not None and settings.summary_json:
             lines.append(f"LLM summary written to {settings.summary_json}")
+        rows: RequestCsv | None = getattr(self, "requests_csv", None)
+        if rows is not None:
+            lines.append(f"LLM requests written to {rows.path} ({rows.rows} rows)")
+        lines += [f"LLM report written to {path}" for path in written or []]
         atexit.register(print, "\n".join(lines), flush=True)
 
 

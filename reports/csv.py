@@ -53,8 +53,14 @@ class RequestCsv:
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow(REQUEST_COLUMNS)
         self.rows = 0
+        self.late = 0
+        """Rows that came after :meth:`close` (not written)."""
 
     def write(self, row: list) -> None:
+        """Append one row (none once closed: a worker's report after the summary comes too late)."""
+        if self._file.closed:
+            self.late += 1
+            return
         self._writer.writerow(["" if v is None else v for v in row])
         self.rows += 1
 

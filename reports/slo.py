@@ -105,12 +105,13 @@ def format_value(name: str, value: float | None) -> str:
     return f"{value:.4f}" if name == ERROR_RATE else f"{value:.2f} ms"
 
 
-def format_results(results: list[SloResult]) -> str:
-    """The console lines: a heading with the counts, then one line per objective."""
-    broken = len(breached(results))
-    lines = [f"SLOs: {len(results) - broken} met, {broken} breached"]
-    for r in results:
-        status = "met     " if r.met else "BREACHED"
-        limit = f"{r.slo.limit:g}" + ("" if r.slo.name == ERROR_RATE else " ms")
-        lines.append(f"  {status}  {r.slo.name} <= {limit}: measured {format_value(r.slo.name, r.measured)}")
+def format_results(entries: list[dict]) -> str:
+    """The console lines for the summary's ``slos`` (:func:`to_json`): a heading with the counts,
+    then one line per objective."""
+    broken = sum(not e["met"] for e in entries)
+    lines = [f"SLOs: {len(entries) - broken} met, {broken} breached"]
+    for e in entries:
+        status = "met     " if e["met"] else "BREACHED"
+        limit = f"{e['max']:g}" + ("" if e["name"] == ERROR_RATE else " ms")
+        lines.append(f"  {status}  {e['name']} <= {limit}: measured {format_value(e['name'], e['measured'])}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ import pytest
 from metrics.collector import LlmMetrics
 from metrics.report import format_table, summarize
 from reports.goodput import Goodput, parse_goodput
-from reports.slo import Slo, evaluate, format_results, parse_slos
+from reports.slo import Slo, evaluate, format_results, parse_slos, to_json
 from streaming.record import RequestRecord
 
 CANCELLED = frozenset({"cancelled: test stopped mid-request"})
@@ -116,7 +116,7 @@ def test_slos_are_met_at_their_limit_and_breached_above_it():
     summary = summary_of(timed(ttft=0.1), timed(ttft=0.1, start=1))
     results = evaluate(parse_slos(["p95_ttft_ms=100.5", "mean_ttft_ms=99"]), summary)
     assert [r.met for r in results] == [True, False]
-    text = format_results(results)
+    text = format_results(to_json(results))
     assert "SLOs: 1 met, 1 breached" in text
     assert "BREACHED  mean_ttft_ms <= 99 ms: measured 100.00 ms" in text
 
@@ -132,4 +132,4 @@ def test_an_slo_with_nothing_to_measure_is_breached():
     summary = summary_of(timed(error="HTTP 500: boom"))
     (result,) = evaluate(parse_slos(["p95_ttft_ms=1000"]), summary)
     assert result.measured is None and not result.met
-    assert "n/a (no sample)" in format_results([result])
+    assert "n/a (no sample)" in format_results(to_json([result]))

@@ -1,0 +1,287 @@
+"""The LLM section of the HTML report, from the summary alone (pure: no Locust, no collector).
+
+:func:`llm_section` returns one ``<section>`` (its own scoped style, inline SVG charts, a small
+hover script) that :func:`inject` puts into Locust's ``--html`` report after Locust's own
+content, so there is one file with one look; :func:`standalone` wraps it as a page of its own.
+The section shows the summary table per class, the latency statistics, the SLOs, goodput and
+failures, TTFT / TPOT / ITL / E2E latency by percentile per class, and second by second:
+TTFT p50/p95, output tokens/s, requests and failures, requests in flight, and for classes that
+send images, images and request bytes per second (and per request in a table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from html import escape
+
+from reports.slo import format_value
+from reports.svg import HOVER_SCRIPT, PALETTE, Line, line_chart
+
+LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
+STATS = ("mean", "median", "std", "p90", "p95", "p99", "max")
+ALL = "all"
+
+STYLE = """
+.llm{max-width:1200px;margin:0 auto 32px;padding:0 24px;box-sizing:border-box;
+ font-family:Roboto,Helvetica,Arial,sans-serif;color:rgba(0,0,0,.87);letter-spacing:.00938em}
+.llm h2{font-size:2.125rem;font-weight:400;line-height:1.235;letter-spacing:.00735em;margin:32px 0 8px}
+.llm h3{font-size:1.17em;font-weight:700;margin:24px 0 8px}
+.llm .llm-meta{margin:8px 0 16px}.llm .llm-meta b{font-weight:600}
+.llm .llm-paper{background:#fff;border-radius:4px;overflow-x:auto;box-shadow:0 2px 1px -1px rgba(0,0,0,.2),
+ 0 1px 1px 0 rgba(0,0,0,.14),0 1px 3px 0 rgba(0,0,0,.12)}
+.llm table{border-collapse:collapse;width:100%;font-size:.875rem;letter-spacing:.01071em}
+.llm th,.llm td{padding:12px 16px;border-bottom:1px solid #e0e0e0;text-align:left;white-space:nowrap}
+.llm th{font-weight:500;white-space:normal;vertical-align:bottom}
+.llm td.num,.llm th.num{text-align:right;font-variant-numeric:tabular-nums}
+.llm tr.llm-total td{font-weight:500}
+.llm .llm-ok{color:#1b5e20;background:#e8f5e9;border-radius:12px;padding:2px 10px;font-weight:500}
+.llm .llm-bad{color:#b71c1c;background:#ffebee;border-radius:12px;padding:2px 10px;font-weight:500}
+.llm .llm-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:16px 24px}
+.llm svg.llm-chart{width:100%;height:auto;display:block}
+.llm .llm-chart-title{font-size:16px;font-weight:700;fill:#333}
+.llm .llm-legend{font-size:12px;fill:#333}.llm .llm-axis{font-size:11px;fill:#6e7079}
+.llm .llm-grid line,.llm line.llm-grid{stroke:#e0e6f1;stroke-dasharray:4 3}
+.llm line.llm-axis-line{stroke:#6e7079}
+.llm .llm-note{color:rgba(0,0,0,.6);font-size:.875rem;margin:8px 0 0}
+.llm-tip{position:absolute;display:none;z-index:10;background:#fff;border:1px solid #ccc;border-radius:4px;
+ padding:6px 10px;font:12px/1.5 Roboto,Helvetica,Arial,sans-serif;box-shadow:0 2px 6px rgba(0,0,0,.2);
+ pointer-events:none;white-space:nowrap}
+"""
+
+
+def _num(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1,
+           total_last: bool = False) -> str:
+    """A table in the look of Locust's (MUI) tables; cells are HTML already escaped."""
+    def cells(tag: str, values: Sequence[str]) -> str:
+        return "".join(f'<{tag}{" class=num" if i >= numeric_from else ""}>{v}</{tag}>'
+                       for i, v in enumerate(values))
+    body = "".join(
+        f'<tr{" class=llm-total" if total_last and i == len(rows) - 1 else ""}>{cells("td", row)}</tr>'
+        for i, row in enumerate(rows))
+    return (f'<div class="llm-paper"><table><thead><tr>{cells("th", header)}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
+
+
+def _classes(summary: dict) -> dict[str, dict]:
+    """Each class's summary, and the overall one last (alone when there is one class)."""
+    per_class = summary.get("per_class") or {}
+    if len(per_class) <= 1:
+        return {ALL: summary}
+    return {**per_class, ALL: summary}
+
+
+def _meta(summary: dict) -> str:
+    items = [("Model", summary.get("model") or "n/a"), ("Target", summary.get("target") or "n/a"),
+             ("Duration", f"{summary['duration']:.1f} s"), ("Seed", summary.get("seed"))]
+    if summary.get("goodput"):
+        bounds = " ".join(f"{k} &le; {v:g} ms" for k, v in summary["goodput"].items())
+        items.append(("Goodput bounds", bounds))
+    sources = ", ".join(f"{k} {v}" for k, v in sorted((summary.get("output_tokens_source") or {}).items()))
+    items.append(("Output tokens counted from", sources or "n/a"))
+    return '<div class="llm-meta">' + "".join(
+        f"<div><b>{escape(str(k))}:</b> {v if k == 'Goodput bounds' else escape(str(v))}</div>"
+        for k, v in items) + "</div>"
+
+
+def summary_table(summary: dict) -> str:
+    """Per class: counts, throughput, the main latencies and goodput (the console table's figures)."""
+    goodput = "goodput_share" in summary
+    header = ["Class", "# Requests", "# Fails", "Req/s", "Output tok/s", "TTFT mean (ms)", "TTFT p95 (ms)",
+              "TPOT mean (ms)", "ITL p95 (ms)", "E2E p95 (ms)"]
+    if goodput:
+        header += ["Goodput (req/s)", "Goodput share"]
+    rows = []
+    for name, s in _classes(summary).items():
+        row = [escape("Aggregated" if name == ALL else name), _num(s["completed"] + s["failed"]),
+               _num(s["failed"]), _num(s["request_throughput"]), _num(s["output_throughput"], 1),
+               _num(s["mean_ttft_ms"]), _num(s["p95_ttft_ms"]),
+               _num(s["mean_tpot_ms"]), _num(s["p95_itl_ms"]), _num(s["p95_e2el_ms"], 1)]
+        if goodput:
+            share = s.get("goodput_share")
+            row += [_num(s.get("request_goodput")), "n/a" if share is None else f"{share:.1%}"]
+        rows.append(row)
+    return _table(header, rows, total_last=True)
+
+
+def latency_table(summary: dict) -> str:
+    header = ["Metric (ms)", "Class", *STATS, "Samples"]
+    rows = []
+    for key, label in LATENCIES:
+        for name, s in _classes(summary).items():
+            rows.append([label, escape(name), *(_num(s.get(f"{stat}_{key}_ms")) for stat in STATS),
+                         _num(s.get(f"count_{key}"))])
+    return _table(header, rows, numeric_from=2)
+
+
+def slo_table(summary: dict) -> str:
+    rows = []
+    for slo in summary.get("slos") or []:
+        name = slo["name"]
+        limit = f"{slo['max']:g}" + ("" if name == "error_rate" else " ms")
+        status = '<span class="llm-ok">met</span>' if slo["met"] else '<span class="llm-bad">breached</span>'
+        rows.append([escape(name), limit, format_value(name, slo["measured"]), status])
+    return _table(["SLO", "Max", "Measured", "Status"], rows)
+
+
+def failures_table(summary: dict) -> str:
+    rows = [[escape(reason), _num(count)] for reason, count in (summary.get("failures") or {}).items()]
+    rows += [[escape(f"retried (sent again, not a failure): {reason}"), _num(count)]
+             for reason, count in (summary.get("retried") or {}).items()]
+    return _table(["Reason (grouped)", "Count"], rows)
+
+
+def _curves(summary: dict) -> dict[str, dict[str, list]]:
+    """Class -> latency -> [(percentile, ms)] from the summary's ``latency_percentiles``."""
+    table = summary.get("latency_percentiles") or {}
+    qs = table.get("q") or []
+    chosen = table.get("per_class") or {}
+    if len(chosen) <= 1:
+        chosen = {ALL: table.get("all") or {}}
+    return {name: {key: list(zip(qs, values, strict=False)) for key, values in lat.items()}
+            for name, lat in chosen.items()}
+
+
+def distribution_charts(summary: dict) -> list[str]:
+    curves = _curves(summary)
+    charts = []
+    for key, label in LATENCIES:
+        lines = [Line(name, points.get(key, [])) for name, points in curves.items()]
+        charts.append(line_chart(f"{label} by percentile", lines, x_kind="percentile", unit="ms"))
+    return charts
+
+
+def _series(summary: dict) -> tuple[dict[str, list[dict]], float]:
+    """Class -> rows (one class alone: the overall rows), and the run's first second."""
+    ts = summary.get("time_series") or {}
+    per_class = ts.get("per_class") or {}
+    chosen = per_class if len(per_class) > 1 else {ALL: ts.get("all") or []}
+    starts = [rows[0]["t"] for rows in chosen.values() if rows]
+    return chosen, float(min(starts, default=0))
+
+
+def _filled(rows: list[dict], t0: float, t_end: float, value: Callable[[dict], float | None],
+            rate: bool) -> list[tuple[float, float | None]]:
+    """One point per second from ``t0`` to ``t_end``: a second without a row is 0 for a rate, a gap
+    for a percentile."""
+    by_t = {row["t"]: row for row in rows}
+    out = []
+    for t in range(int(t0), int(t_end) + 1):
+        row = by_t.get(t)
+        out.append((t - t0, value(row) if row is not None else (0.0 if rate else None)))
+    return out
+
+
+def time_charts(summary: dict) -> list[str]:
+    series, t0 = _series(summary)
+    t_end = max((rows[-1]["t"] for rows in series.values() if rows), default=t0)
+
+    def lines(get: Callable[[dict], float | None], rate: bool, dashed_get=None,
+              suffix=("", "")) -> list[Line]:
+        out = []
+        for name, rows in series.items():
+            out.append(Line(name + suffix[0], _filled(rows, t0, t_end, get, rate)))
+            if dashed_get is not None:
+                out.append(Line(name + suffix[1], _filled(rows, t0, t_end, dashed_get, rate), dashed=True,
+                                color=""))
+        return _pair_colors(out) if dashed_get is not None else out
+
+    return [
+        line_chart("TTFT over time (p50, p95 dashed)", lines(lambda r: r["ttft_p50_ms"], False,
+                   lambda r: r["ttft_p95_ms"], (" p50", " p95")), unit="ms"),
+        line_chart("Output tokens per second", lines(lambda r: r["output_tokens"], True), unit="tok/s"),
+        line_chart("Requests per second (failures dashed)", lines(lambda r: r["requests"], True,
+                   lambda r: r["failures"], ("", " failures")), unit="req/s"),
+        line_chart("Requests in flight", lines(lambda r: r["in_flight"], True), unit="requests"),
+        line_chart("ITL over time (p50, p95 dashed)", lines(lambda r: r["itl_p50_ms"], False,
+                   lambda r: r["itl_p95_ms"], (" p50", " p95")), unit="ms"),
+    ]
+
+
+def _pair_colors(lines: list[Line]) -> list[Line]:
+    """A solid line and its dashed partner share a colour."""
+    out = []
+    for i, ln in enumerate(lines):
+        color = PALETTE[(i // 2) % len(PALETTE)]
+        out.append(Line(ln.name, ln.points, ln.dashed, color))
+    return out
+
+
+def image_classes(summary: dict) -> dict[str, dict]:
+    per_class = summary.get("per_class") or {}
+    return {name: s for name, s in per_class.items() if s.get("total_images")}
+
+
+def image_table(summary: dict) -> str:
+    rows = []
+    for name, s in image_classes(summary).items():
+        requests = s["completed"] + s["failed"]
+        def per_request(x: float, requests: int = requests) -> float | None:
+            return x / requests if requests else None
+
+        rows.append([escape(name), _num(s["total_images"]), _num(per_request(s["total_images"])),
+                     _num(s.get("images_per_s")),
+                     _num(per_request(s["request_bytes_per_s"] * s["duration"] / 1024), 1),
+                     _num(s["request_bytes_per_s"] / 1e6, 3)])
+    return _table(["Class", "Images", "Images per request", "Images/s", "Request KB per request",
+                   "Request MB/s"], rows)
+
+
+def image_charts(summary: dict) -> list[str]:
+    chosen = image_classes(summary)
+    ts = (summary.get("time_series") or {}).get("per_class") or {}
+    _, t0 = _series(summary)
+    rows_by = {name: ts.get(name, []) for name in chosen}
+    t_end = max((rows[-1]["t"] for rows in rows_by.values() if rows), default=t0)
+    images = [Line(name, _filled(rows, t0, t_end, lambda r: r["images"], True))
+              for name, rows in rows_by.items()]
+    sent = [Line(name, _filled(rows, t0, t_end, lambda r: r["request_bytes"] / 1e6, True))
+            for name, rows in rows_by.items()]
+    return [line_chart("Images sent per second", images, unit="images/s"),
+            line_chart("Request bytes per second", sent, unit="MB/s")]
+
+
+def _grid(charts: list[str]) -> str:
+    return '<div class="llm-grid">' + "".join(f"<div>{c}</div>" for c in charts) + "</div>"
+
+
+def llm_section(summary: dict) -> str:
+    """The whole LLM section: tables, then charts."""
+    parts = [f"<style>{STYLE}</style>", "<h2>LLM Statistics</h2>", _meta(summary), summary_table(summary)]
+    if summary.get("slos"):
+        parts += ["<h2>SLOs</h2>", slo_table(summary)]
+    parts += ["<h2>LLM Latency Statistics</h2>", latency_table(summary)]
+    if summary.get("failures") or summary.get("retried"):
+        cancelled = summary.get("cancelled_by_stop") or 0
+        parts += ["<h2>LLM Failures</h2>", failures_table(summary)]
+        if cancelled:
+            parts.append(f'<p class="llm-note">{cancelled:,} request(s) cancelled by the stop (after the '
+                         "drain timeout) are shown and do not fail the run.</p>")
+    parts += ["<h2>LLM Charts</h2>", "<h3>Latency by percentile</h3>", _grid(distribution_charts(summary)),
+              "<h3>Over time (per second of the run)</h3>", _grid(time_charts(summary))]
+    if image_classes(summary):
+        parts += ["<h2>Images</h2>", image_table(summary), "<h3>Over time</h3>", _grid(image_charts(summary))]
+    parts.append(f"<script>{HOVER_SCRIPT}</script>")
+    return '<section class="llm" id="llm-report">' + "".join(parts) + "</section>"
+
+
+def inject(report: str, section: str) -> str:
+    """Locust's report with ``section`` after its own content (before the last ``</body>``)."""
+    at = report.rfind("</body>")
+    if at < 0:
+        return report + section
+    return report[:at] + section + report[at:]
+
+
+def standalone(section: str, title: str = "LLM Test Report") -> str:
+    """``section`` as a page of its own (when there is no Locust report to add it to)."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
+            f'<body style="margin:0">{section}</body></html>')

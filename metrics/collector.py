@@ -48,7 +48,8 @@ class ClassMetrics:
         """Wall-clock send time of the earliest request."""
         self.wall_last = 0.0
         """Wall-clock end of the latest request."""
-        self.dists = {name: Distribution() for name in LATENCIES}
+        self.dists = {name: Distribution() for name in (*LATENCIES, "queue")}
+        """The latencies, and open-loop queue times (arrival to send; failures included)."""
         self.ttft_by_turn: dict[int, Distribution] = {}
         self.retries: Counter[str] = Counter()
         """Attempts answered 429/503 and sent again, by grouped reason (not counted as requests)."""
@@ -79,6 +80,8 @@ class ClassMetrics:
         self.response_bytes += record.response_bytes
         self.resent += record.resent
         self.images += record.images
+        if record.queue_time is not None:
+            self.dists["queue"].add(record.queue_time)
         if not record.ok:
             self.failed += 1
             self.failures[group_reason(record.error)] += 1

@@ -63,6 +63,9 @@ def summarize_class(m: ClassMetrics, duration: float | None = None, reference: i
         for stat, value in dist.summary_ms().items():
             out[f"{stat}_{name}_ms"] = value if dist.n else None
         out[f"count_{name}"] = dist.n
+    queue = m.dists["queue"]
+    if queue.n:  # open-loop load: how long arrivals waited for a free user (vLLM's client queue time)
+        out.update({f"{stat}_queue_ms": value for stat, value in queue.summary_ms().items()})
     if len(m.ttft_by_turn) > 1:
         out["mean_ttft_ms_by_turn"] = {t: d.mean * 1e3 for t, d in sorted(m.ttft_by_turn.items())}
     return out

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("llm")
 
 REPORT_KEY = "llm_metrics"
-DRAIN, FINAL, RESET = "llm_drain", "llm_final", "llm_reset"
+DRAIN, FINAL, RESET, STOP_EARLY = "llm_drain", "llm_final", "llm_reset", "llm_stop_early"
 
 
 class Distributed:
@@ -52,6 +52,7 @@ class Distributed:
         """Register the messages of this process's role (at init)."""
         if self.lifecycle.is_master:
             self.runner.register_message(FINAL, self._on_final)
+            self.runner.register_message(STOP_EARLY, self._on_stop_early)
         elif self.lifecycle.is_worker:
             self.runner.register_message(DRAIN, self._on_drain, concurrent=True)
             self.runner.register_message(RESET, self._on_reset)
@@ -77,6 +78,9 @@ class Distributed:
     def _on_final(self, environment, msg) -> None:
         self._merge(msg.node_id, msg.data)
         self.finals.add(msg.node_id)
+
+    def _on_stop_early(self, environment, msg) -> None:
+        self.lifecycle.stop_early(f"{msg.data['reason']} (worker {msg.node_id})")
 
     def _live_workers(self) -> set[str]:
         return {node.id for node in self.runner.clients.values() if node.state != STATE_MISSING}
@@ -159,6 +163,9 @@ class Distributed:
         """Drain, then send the master everything not yet reported."""
         self.lifecycle.inflight.drain(msg.data["timeout"])
         self._send_final()
+
+    def ask_master_to_stop(self, reason: str) -> None:
+        self.runner.send_message(STOP_EARLY, {"reason": reason})
 
     def _on_reset(self, environment, msg) -> None:
         self.lifecycle.pending = LlmMetrics()

@@ -19,7 +19,9 @@ So this object owns the order on every path:
 Exit codes (also in the README): 0 every request succeeded (requests cancelled by the stop
 do not count against it); 1 a request failed or a user raised an exception; 2 bad input at
 start; 3 a headless run that never started or counted no request (a master no worker
-joined, or whose workers sent nothing); 6 a worker was lost mid-run and
+joined, or whose workers sent nothing); 5 stopped early: every one of the first
+``--repeated-error-requests`` requests failed with the same client error, which will only
+repeat (a wrong ``--model``, a field the server refuses); 6 a worker was lost mid-run and
 ``--fail-on-worker-loss`` was given (otherwise a lost worker is logged and summarized, and
 the run goes on with the others); 4 an ``--slo`` was breached (failed requests give 1 first,
 unless an ``error_rate`` SLO judges them).
@@ -32,7 +34,6 @@ import gc
 import logging
 import secrets
 import signal
-import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -43,10 +44,13 @@ from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
+from metrics.guard import RepeatedErrorGuard
+from metrics.prompt_check import PromptWarnings
 from metrics.report import format_table, summarize, write_json
 from metrics.timeseries import SETTLE
 from payloads.tokenizer import TokenizerError, load_tokenizer
 from plugin.distributed import Distributed
+from plugin.load import LoadControl
 from plugin.reporter import LocustReporter
 from plugin.runtime import Runtime, make_sampler, probe_target
 from reports.csv import RequestCsv, requests_path
@@ -58,8 +62,8 @@ from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlig
 log = logging.getLogger("llm")
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED, EXIT_WORKER_LOST = 0, 1, 2, 3, 6
-EXIT_SLO_BREACHED = 4
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED = 0, 1, 2, 3
+EXIT_SLO_BREACHED, EXIT_REPEATED_ERROR, EXIT_WORKER_LOST = 4, 5, 6
 CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
 
 
@@ -79,7 +83,12 @@ class Lifecycle:
         self.runs = 0
         self._seed_given = False
         self._ticker: gevent.Greenlet | None = None
+        self.guard = RepeatedErrorGuard(0, enabled=False)
+        self.prompt_warnings = PromptWarnings()
+        self.stopped_early: str | None = None
+        """Why the run stopped early (an error that would only repeat), or None."""
         self.distributed = Distributed(self)
+        self.load = LoadControl(self)
         self._printed = False
 
     # ---- roles ---------------------------------------------------------------------------
@@ -104,6 +113,7 @@ class Lifecycle:
         the master with each run. The web UI opens without a reachable target: the check
         happens when a run is started from it (:mod:`plugin.webui`).
         """
+        self._signals()
         if self.is_worker:
             return
         options = self.environment.parsed_options
@@ -113,33 +123,42 @@ class Lifecycle:
         settings = self.check(options)
         if self.headless:
             self.resolve_model(settings)
-            if self.is_master:
-                self._stop_while_waiting_for_workers()
-            else:
+            if not self.is_master:
                 self.runtime = self.build(self.check(options))
 
-    def _stop_while_waiting_for_workers(self) -> None:
-        """Ctrl-C or SIGTERM while a headless master still waits for ``--expect-workers``: one
-        line and exit code 3. Locust has no handler then (a traceback, or a silent kill); once
-        the run has started these do nothing and Locust's own stop paths apply."""
+    def _signals(self) -> None:
+        """Ctrl-C reaches the main greenlet, where Locust's own stop path catches it.
+
+        Python raises a SIGINT's ``KeyboardInterrupt`` in whichever greenlet happens to run, a
+        user mid-stream as often as not: that user died with its request uncounted (seen: 15
+        of 16 served requests on a worker). Here the signal is handled by the event loop and
+        thrown into the main greenlet, as gevent passes on its own system errors. And while a
+        headless master still waits for ``--expect-workers`` (Locust has no handler then: a
+        traceback for Ctrl-C, a silent kill for SIGTERM), either signal ends it with one line
+        and exit code 3; once the run has started, Locust's own SIGTERM handler applies.
+        """
+        hub = gevent.get_hub()
         runner = self.environment.runner
+        waiting_master = self.is_master and self.headless
 
         def waiting() -> bool:
-            return runner.state == STATE_INIT and not self.runs
+            return waiting_master and runner.state == STATE_INIT and not self.runs
 
         def give_up() -> None:
             joined = len(runner.clients.ready)
             expected = getattr(self.environment.parsed_options, "expect_workers", 1)
             log.error("LLM: stopped before the run started: %d of %d worker(s) joined", joined, expected)
-            sys.exit(EXIT_NOTHING_COUNTED)
+            hub.loop.run_callback(hub.parent.throw, SystemExit(EXIT_NOTHING_COUNTED))
 
-        def on_sigint(signum, frame) -> None:
+        def on_sigint() -> None:
             if waiting():
                 give_up()
-            signal.default_int_handler(signum, frame)
+            else:
+                hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
-        signal.signal(signal.SIGINT, on_sigint)
-        gevent.signal_handler(signal.SIGTERM, lambda: waiting() and give_up())
+        gevent.signal_handler(signal.SIGINT, on_sigint)
+        if waiting_master:
+            gevent.signal_handler(signal.SIGTERM, lambda: waiting() and give_up())
 
     def check(self, options, host: str | None = None) -> Settings:
         """The settings ``options`` give, checked against the run's user classes."""
@@ -188,6 +207,14 @@ class Lifecycle:
             return
         if not self.is_master:
             self._ensure_runtime()
+        settings = self._settings()
+        if settings is not None:
+            if not self.is_worker:
+                self.load.share_options(settings)
+            self.load.run_started(settings)
+            self.guard = RepeatedErrorGuard(settings.repeated_error_requests, settings.stop_on_repeated_error)
+        self.prompt_warnings = PromptWarnings()
+        self.stopped_early = None
         if self._ticker is None or self._ticker.dead:
             self._ticker = gevent.spawn(self._tick)
         gc.collect()
@@ -278,15 +305,35 @@ class Lifecycle:
 
     def count(self, record: RequestRecord, retried: bool) -> None:
         """Count one finished request (or one retried attempt), exactly once."""
-        into = self.pending if self.is_worker else self.metrics
-        (into.add_retry if retried else into.add)(record)
         runtime = self.runtime
         if runtime is not None and runtime.request_log is not None:
             runtime.request_log.write(record, retried=retried)
+        if not self.load.counts(record):
+            return
+        into = self.pending if self.is_worker else self.metrics
+        (into.add_retry if retried else into.add)(record)
+        if not retried:
+            self.prompt_warnings.see(record)
+            reason = self.guard.feed(record)
+            if reason is not None:
+                self.stop_early(reason)
+
+    def stop_early(self, reason: str) -> None:
+        """An error that will only repeat: stop the run (a worker asks its master to)."""
+        if self.stopped_early is not None:
+            return
+        self.stopped_early = reason
+        log.error("LLM: stopping early: %s", reason)
+        if self.is_worker:
+            self.distributed.ask_master_to_stop(reason)
+            return
+        runner = self.environment.runner
+        gevent.spawn(runner.quit if self.headless else runner.stop)
 
     # ---- stop ------------------------------------------------------------------------------
     def test_stopping(self) -> None:
         """Drain: nothing new starts; in-flight requests finish or are cancelled and counted."""
+        self.load.stopping()
         timeout = self._drain_timeout()
         if self.is_master:
             self.distributed.drain_workers(timeout)
@@ -307,6 +354,7 @@ class Lifecycle:
         """The run stopped and drained: compute its summary, once."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
+        self.load.stop()
         if self.is_worker or not self.runs or self.summary is not None:
             return  # (a master may see two stops: its own, and the last worker's leaving)
         self.summary = self._summarize()
@@ -327,6 +375,8 @@ class Lifecycle:
         summary["seed"] = settings.seed if settings else None
         if self.is_master:
             summary.update(self.distributed.summary_fields())
+        if settings is not None:
+            summary.update(self.load.summary_fields(summary, settings))
         if summary.get("goodput_unjudged"):
             log.warning("LLM: %d request(s) came from metrics without the --goodput bounds: not judged",
                         summary["goodput_unjudged"])
@@ -371,6 +421,8 @@ class Lifecycle:
 
     def exit_code(self, summary: dict) -> int:
         """The process's exit code from the run's final outcomes (see the module docstring)."""
+        if self.stopped_early is not None:
+            return EXIT_REPEATED_ERROR
         if summary["completed"] + summary["failed"] == 0:
             log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
             return EXIT_NOTHING_COUNTED

@@ -60,6 +60,8 @@ class RequestRecord:
     """1, or more when a retry policy re-sent the request after a 429/503."""
     retry_after: float | None = None
     """The server's ``Retry-After`` in seconds, when it sent one."""
+    queue_time: float | None = None
+    """Open-loop load: seconds the request's arrival waited for a free user (None in closed loop)."""
     resent: bool = False
     """True when the request went out once more on a fresh connection, because the reused one
     had been closed by the server before any byte of an answer (the request is counted once)."""

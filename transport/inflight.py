@@ -46,13 +46,22 @@ class Gate:
 
     def __init__(self) -> None:
         self._closed = Event()
+        self._on_close: list[Callable[[], None]] = []
 
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
 
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` each time the gate closes (to wake what waits on something else)."""
+        self._on_close.append(callback)
+
     def close(self) -> None:
+        if self._closed.is_set():
+            return
         self._closed.set()
+        for callback in self._on_close:
+            callback()
 
     def reopen(self) -> None:
         self._closed.clear()

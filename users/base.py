@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from time import perf_counter
+
 from gevent import GreenletExit
 from locust import User, constant, task
 
+from load.arrivals import Closed
 from plugin.hooks import lifecycle_of
 from streaming.record import RequestRecord
 from transport.client import StopRequested
@@ -26,7 +29,7 @@ class ChatUser(User):
     """True for users whose requests carry images (refused by text-only targets and endpoints)."""
 
     def on_start(self) -> None:
-        lifecycle = lifecycle_of(self.environment)
+        self.lifecycle = lifecycle = lifecycle_of(self.environment)
         self.runtime = lifecycle.require_runtime()
         self.path = self.runtime.settings.endpoint
         reporter = lifecycle.reporter_for(self.path, self.traffic_class)
@@ -51,6 +54,17 @@ class ChatUser(User):
     def chat(self) -> None:
         """Send one request and wait for its whole answer."""
         body, record = self.next_request()
+        self.send(body, record)
+
+    def send(self, body: dict, record: RequestRecord) -> None:
+        """Send ``body`` (open loop: at its arrival, once this user is free) and read its answer."""
+        arrivals = self.lifecycle.load.arrivals
+        if arrivals is not None:
+            try:
+                due = arrivals.take()
+            except Closed:
+                raise StopRequested from None
+            record.queue_time = max(perf_counter() - due, 0.0)
         self.client.send(self.path, body, record)
 
     def next_request(self) -> tuple[dict, RequestRecord]:

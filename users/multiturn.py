@@ -30,7 +30,7 @@ class MultiTurnChatUser(ChatUser):
 
     def chat(self) -> None:
         body, record = self.next_request()
-        self.client.send(self.path, body, record)
+        self.send(body, record)
         conversation = self.conversation
         if conversation is None:
             return

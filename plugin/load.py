@@ -1,0 +1,138 @@
+"""The load of a run: open-loop arrivals, rate ramps and steps, user steps, sweeps, warm-up.
+
+The master (or a local process) decides what all processes share and puts it in the run's
+options, which Locust sends to every worker with the spawn: each worker's share of the
+rate (the rate is split evenly, so the merged arrivals of independent Poisson processes are
+still Poisson at the whole rate), the wall-clock moment figures start (after ``--warmup``)
+and the sweep's start. Every process then runs its own :class:`~load.arrivals.Arrivals`.
+User steps change the users through the runner, as Locust's ``LoadTestShape`` would (a
+shape class in the locustfile would be picked for every run, asked for or not).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import gevent
+
+from conf.settings import Settings
+from load.arrivals import Arrivals
+from streaming.record import RequestRecord
+
+if TYPE_CHECKING:
+    from plugin.lifecycle import Lifecycle
+
+log = logging.getLogger("llm")
+SHARE, MEASURE_FROM, T0 = "llm_rate_share", "llm_measure_from", "llm_t0"
+"""Keys the master adds to the run's options for its workers."""
+KEEP_UP = 0.95
+"""A run that sent less than this share of its target rate says it could not keep up."""
+
+
+class LoadControl:
+    """One process's side of the run's load."""
+
+    def __init__(self, lifecycle: Lifecycle) -> None:
+        self.lifecycle = lifecycle
+        self.arrivals: Arrivals | None = None
+        self.measure_from = 0.0
+        self.t0 = 0.0
+        self.warmup_skipped = 0
+        self.stopping_at = 0.0
+        """Wall clock when the stop began: the end of the window arrivals were offered in."""
+        self._stepper: gevent.Greenlet | None = None
+
+    @property
+    def options(self):
+        return self.lifecycle.environment.parsed_options
+
+    def share_options(self, settings: Settings) -> None:
+        """Master or local, before the options go out: what every process of the run shares."""
+        runner = self.lifecycle.environment.runner
+        workers = runner.worker_count if self.lifecycle.is_master else 1
+        now = time.time()
+        setattr(self.options, SHARE, 1.0 / max(workers, 1))
+        setattr(self.options, T0, now)
+        setattr(self.options, MEASURE_FROM, now + settings.load.warmup)
+
+    def run_started(self, settings: Settings) -> None:
+        """Every process: arrivals start (open loop), the warm-up and the steps are scheduled."""
+        load = settings.load
+        self.t0 = float(getattr(self.options, T0, 0.0) or time.time())
+        self.measure_from = float(getattr(self.options, MEASURE_FROM, 0.0) or self.t0)
+        self.warmup_skipped = 0
+        self.stop()
+        if not self.lifecycle.is_master and load.open_loop:
+            share = float(getattr(self.options, SHARE, 1.0) or 1.0)
+            whole = load.rate_at()
+            seed = settings.seed + 7 * (self.lifecycle.worker_index or 0)
+            gate = self.lifecycle.inflight.gate
+            self.arrivals = Arrivals(lambda t: whole(t) * share, load.burstiness, seed, gate)
+            self.arrivals.start()
+        if load.warmup:  # Locust's own rows leave the warm-up out too
+            stats = self.lifecycle.environment.stats
+            gevent.spawn_later(max(self.measure_from - time.time(), 0), stats.reset_all)
+        if not self.lifecycle.is_worker:
+            self._stepper = gevent.spawn(self._steps, settings)
+
+    def counts(self, record: RequestRecord) -> bool:
+        """False for a request sent during the warm-up: it is left out of every figure."""
+        if record.wall_start < self.measure_from:
+            self.warmup_skipped += 1
+            return False
+        return True
+
+    def _steps(self, settings: Settings) -> None:
+        """Master or local: user steps, and the end of a run whose steps set its length."""
+        load, runner = settings.load, self.lifecycle.environment.runner
+        for users, seconds in load.user_steps:
+            runner.start(int(users), max(int(users), 1))
+            gevent.sleep(seconds)
+        if load.user_steps:
+            self._end_run("the last --user-steps step ended")
+            return
+        planned = load.planned_seconds
+        if planned:
+            gevent.sleep(max(self.t0 + planned - time.time(), 0))
+            self._end_run("the last step ended")
+
+    def _end_run(self, reason: str) -> None:
+        log.info("LLM: %s; stopping the run", reason)
+        runner = self.lifecycle.environment.runner
+        gevent.spawn(runner.quit if self.lifecycle.headless else runner.stop)
+
+    def stopping(self) -> None:
+        self.stopping_at = time.time()
+
+    def stop(self) -> None:
+        if self.arrivals is not None:
+            self.arrivals.stop()
+            self.arrivals = None
+        if self._stepper is not None and self._stepper is not gevent.getcurrent():
+            self._stepper.kill(block=False)
+            self._stepper = None
+
+    def summary_fields(self, summary: dict, settings: Settings) -> dict:
+        """Target and achieved rates, the warm-up, and a line when the client could not keep up."""
+        load = settings.load
+        out: dict = {"warmup_s": load.warmup}
+        if not load.open_loop:
+            return out
+        sent = summary["completed"] + summary["failed"]
+        window = (self.stopping_at or time.time()) - self.measure_from
+        achieved = sent / window if window > 0 else 0.0
+        target = None if load.ramp or load.rate_steps or load.sweep else load.request_rate
+        out.update({"request_rate_target": target, "request_rate_achieved": achieved,
+                    "burstiness": load.burstiness})
+        if target is not None and achieved < KEEP_UP * target:
+            queue = summary.get("p99_queue_ms")
+            line = (f"the client could not keep up: {achieved:.2f} of {target:g} requests/s sent "
+                    f"(queue time p99 {queue:.0f} ms); raise -u, the users cap requests in flight")
+            out["kept_up"] = False
+            log.warning("LLM: %s", line)
+        elif target is not None:
+            out["kept_up"] = True
+        return out
+

@@ -71,9 +71,10 @@ def unavailable(url: str, reason: str, attempts: int) -> dict:
 
 def beside_client(block: dict, client: dict) -> dict:
     """``block`` plus ``vs_client``: the server's latency percentiles (ms) next to the client
-    summary's, and its token rates next to the client's throughput. The server counts from
-    its first scrape to its last, the client from its first request to its last: close, not
-    equal. Returns ``block`` unchanged when it is unavailable."""
+    summary's, and the tokens it counted over the run next to the client's. Its tokens per
+    second are over the client's duration (first request to last): the scrapes span more (the
+    first comes before any request, the last after the drain), which would dilute the rate.
+    Returns ``block`` unchanged when it is unavailable."""
     if not block.get("available"):
         return block
     common = block.get("common", {})
@@ -86,11 +87,14 @@ def beside_client(block: dict, client: dict) -> dict:
                 "server": {s: _ms(entry[s]) for s in ("mean", "p50", "p90", "p99")},
                 "client": {s: client.get(f"{s}_{figure}") for s in ("mean", "p50", "p90", "p99")},
             }
-    for name, figure in (("generation_tokens", "output_throughput"), ("prompt_tokens", "input_throughput")):
-        rate = _rate(block.get(common.get(name, "")))
-        if rate is not None:
-            side[figure] = {"server_metric": common[name], "server": rate,
-                            "client": _client_rate(client, figure)}
+    duration = client.get("duration") or 0.0
+    for name, figure, total in (("generation_tokens", "output_throughput", "total_output_tokens"),
+                                ("prompt_tokens", "input_throughput", "total_input_tokens")):
+        tokens = _tokens(block.get(common.get(name, "")))
+        if tokens is not None:
+            side[figure] = {"server_metric": common[name], "server": tokens / duration if duration else None,
+                            "client": _client_rate(client, figure),
+                            "server_tokens": tokens, "client_tokens": client.get(total)}
     return {**block, "vs_client": side}
 
 
@@ -98,11 +102,11 @@ def _ms(seconds: float | None) -> float | None:
     return seconds * 1000 if seconds is not None else None
 
 
-def _rate(entry: dict | None) -> float | None:
-    """Tokens per second: a counter's rate, or a per-request token histogram's ``sum`` rate."""
+def _tokens(entry: dict | None) -> float | None:
+    """Tokens the run added: a counter's increase, or a per-request token histogram's ``sum``."""
     if not entry:
         return None
-    return entry.get("rate") if entry.get("type") == "counter" else entry.get("sum_rate")
+    return entry.get("increase") if entry.get("type") == "counter" else entry.get("sum")
 
 
 def _client_rate(client: dict, figure: str) -> float | None:

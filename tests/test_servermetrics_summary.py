@@ -130,13 +130,15 @@ def test_unavailable_block_says_why():
 def test_beside_client_puts_server_percentiles_in_ms_next_to_the_clients(ramp):
     block = {"available": True, **ramp}
     client = {"mean_ttft_ms": 151.0, "p50_ttft_ms": 140.0, "p90_ttft_ms": 180.0, "p99_ttft_ms": 199.0,
-              "output_throughput": 39.0, "duration": 6.0, "total_input_tokens": 600}
+              "output_throughput": 39.0, "duration": 6.0, "total_input_tokens": 600,
+              "total_output_tokens": 234}
     side = beside_client(block, client)["vs_client"]
     assert side["ttft_ms"]["server_metric"] == "vllm:time_to_first_token_seconds"
     assert side["ttft_ms"]["server"]["p50"] == pytest.approx(150.0)
     assert side["ttft_ms"]["client"] == {"mean": 151.0, "p50": 140.0, "p90": 180.0, "p99": 199.0}
+    # The server's 240 tokens over the client's 6 s, beside the client's 234.
     assert side["output_throughput"] == {"server_metric": "vllm:generation_tokens_total", "server": 40.0,
-                                         "client": 39.0}
+                                         "client": 39.0, "server_tokens": 240, "client_tokens": 234}
 
 
 def test_format_block_lists_the_common_names_or_why_there_are_none(ramp):

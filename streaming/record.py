@@ -24,8 +24,13 @@ class RequestRecord:
     t_end: float = 0.0
     """Arrival of the last byte of the response (or of the failure)."""
     token_times: array = field(default_factory=lambda: array("d"))
-    """Arrival time of every token-bearing chunk, in order."""
+    """Arrival time of every token-bearing chunk (answer, reasoning or tool call), in order."""
     text_parts: list[str] = field(default_factory=list)
+    """The answer as it arrived: content and tool-call text (name and arguments), no reasoning."""
+    reasoning_parts: list[str] = field(default_factory=list)
+    """Reasoning text as it arrived (``reasoning_content`` or ``reasoning`` deltas)."""
+    first_answer: int = -1
+    """Index in ``token_times`` of the first chunk carrying answer content or a tool call (-1: none)."""
     status: int = 0
     finish_reason: str | None = None
     usage: dict | None = None
@@ -42,10 +47,23 @@ class RequestRecord:
     max_tokens: int = 0
     """The output limit the request asked for (0 when it set none)."""
     output_tokens: int = 0
+    """All output tokens, reasoning included (as ``usage.completion_tokens`` counts them)."""
     output_tokens_source: str = ""
     """Where the count came from: "usage" (the server's), "timings" (llama-server's own count
     without usage), "tokenizer" (the text re-counted), "chunks" (token-bearing chunks, when they
     outnumber the re-count) or "max_tokens" (a re-count above the limit asked for, capped)."""
+    reasoning_tokens: int = 0
+    """Of ``output_tokens``, the reasoning ones."""
+    reasoning_tokens_source: str = ""
+    """"usage" (``usage.completion_tokens_details.reasoning_tokens``), "tokenizer" (the reasoning
+    text re-counted), "chunks" (reasoning chunks, without a tokenizer); empty when none arrived."""
+    server_prefill_ms: float | None = None
+    """The server's own time to the first token (MindIE's ``prefill_time``, ms), when it sent one."""
+    server_decode_ms: list[float] | None = None
+    """The server's own gaps between output tokens (MindIE's ``decode_time_arr``, ms), when sent."""
+    full_text: str | None = None
+    """The whole answer as the server last sent it (MindIE's ``full_text``, asked for with
+    ``fullTextEnabled``), to check against the deltas."""
     images: int = 0
     """Images the request carried."""
     request_bytes: int = 0
@@ -68,12 +86,15 @@ class RequestRecord:
 
     def next_attempt(self) -> RequestRecord:
         """Keep this attempt's outcome in a copy; reset what the response filled in, for a retry."""
-        done = replace(self, token_times=self.token_times, text_parts=self.text_parts)
-        self.token_times, self.text_parts = array("d"), []
+        done = replace(self, token_times=self.token_times, text_parts=self.text_parts,
+                       reasoning_parts=self.reasoning_parts)
+        self.token_times, self.text_parts, self.reasoning_parts = array("d"), [], []
+        self.first_answer = -1
         self.t_first = self.t_end = 0.0
         self.status, self.finish_reason, self.usage, self.done_marker = 0, None, None, False
-        self.timings = None
+        self.timings = self.server_prefill_ms = self.server_decode_ms = self.full_text = None
         self.output_tokens, self.output_tokens_source, self.response_bytes = 0, "", 0
+        self.reasoning_tokens, self.reasoning_tokens_source = 0, ""
         self.error, self.request_id, self.retry_after = None, "", None
         self.attempts += 1
         return done
@@ -97,8 +118,36 @@ class RequestRecord:
         return self.t_end - self.t_start
 
     @property
+    def ttfo(self) -> float | None:
+        """Time to the first answer token (content or tool call), reasoning before it included;
+        None without one (a non-streamed request, or one whose output was all reasoning)."""
+        at = self.first_answer
+        return self.token_times[at] - self.t_start if 0 <= at < len(self.token_times) else None
+
+    @property
     def text(self) -> str:
+        """The answer: content and tool-call text, without the reasoning."""
         return "".join(self.text_parts)
+
+    @property
+    def reasoning_text(self) -> str:
+        return "".join(self.reasoning_parts)
+
+    @property
+    def server_prefill(self) -> float | None:
+        """The server's own TTFT in seconds (``prefill_time``), or None."""
+        return self.server_prefill_ms / 1e3 if self.server_prefill_ms is not None else None
+
+    def server_itls(self) -> list[float]:
+        """The server's own gaps between tokens in seconds (``decode_time_arr``), or none."""
+        return [ms / 1e3 for ms in self.server_decode_ms or ()]
+
+    @property
+    def ttft_minus_server_prefill(self) -> float | None:
+        """Client TTFT minus the server's: network, queueing before the server's clock starts,
+        and the client's own delay, in seconds (None unless both are known)."""
+        ttft, prefill = self.ttft, self.server_prefill
+        return ttft - prefill if ttft is not None and prefill is not None else None
 
     def itls(self) -> list[float]:
         """Gaps between consecutive token-bearing chunks, in seconds."""

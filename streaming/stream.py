@@ -28,13 +28,12 @@ def read_stream(
 ) -> None:
     """Consume an SSE body into ``record``; raise :class:`StreamError` on a protocol error.
 
-    Sets ``t_first`` and ``token_times`` as token-bearing events arrive. ``[DONE]`` is
-    noted, not required.
+    Sets ``t_first`` and ``token_times`` as token-bearing events arrive (the parser keeps
+    their text). ``[DONE]`` is noted, not required.
     """
     loads = orjson.loads
     times = record.token_times
     append_time = times.append
-    append_text = record.text_parts.append
     for data in iter_events(chunks):
         t = chunks.t_last
         if data == b"[DONE]":
@@ -52,13 +51,11 @@ def read_stream(
         if times:
             gap = t - times[-1]
             append_time(t)
-            append_text(piece)
             if on_token is not None:
                 on_token(record, gap)
         else:
             record.t_first = t
             append_time(t)
-            append_text(piece)
             if on_first is not None:
                 on_first(record, t - record.t_start)
 
@@ -69,9 +66,7 @@ def read_body(body: bytes, parse: ChunkParser, record: RequestRecord) -> None:
         obj = loads_object(body)
     except ValueError as exc:
         raise StreamError(str(exc)) from None
-    piece = parse(obj, record)
-    if piece:
-        record.text_parts.append(piece)
+    parse(obj, record)
 
 
 def loads_object(body: bytes) -> dict:
@@ -88,18 +83,20 @@ def loads_object(body: bytes) -> dict:
 def finish(record: RequestRecord, count_tokens: TokenCounter | None, streamed: bool = True) -> None:
     """Decide the outcome and the token counts once the body has ended.
 
-    A stream is a success when it carried at least one token and a ``finish_reason``;
-    ``[DONE]`` and ``usage`` are optional, as real servers differ. Input tokens are the
-    server's ``usage.prompt_tokens`` when it sent one, else what the payload factory built.
-    Output tokens: see :func:`count_output`.
+    A stream is a success when it carried at least one token (answer, reasoning or tool call:
+    a reasoning model may spend ``max_tokens`` thinking) and a ``finish_reason``; ``[DONE]``
+    and ``usage`` are optional, as real servers differ. Input tokens are the server's
+    ``usage.prompt_tokens`` when it sent one, else what the payload factory built. Output
+    tokens: see :func:`count_output`; reasoning tokens: :func:`count_reasoning`.
     """
     if record.error is None:
-        if not record.text_parts:
+        if not record.text_parts and not record.reasoning_parts:
             record.error = "empty response: no content"
         elif record.finish_reason is None:
             record.error = "stream ended without finish_reason"
-    usage = record.usage or {}
+    usage = record.usage if type(record.usage) is dict else {}
     record.output_tokens, record.output_tokens_source = count_output(record, usage, count_tokens, streamed)
+    record.reasoning_tokens, record.reasoning_tokens_source = count_reasoning(record, usage, count_tokens)
     prompt = usage.get("prompt_tokens")
     record.input_tokens = prompt if isinstance(prompt, int) else record.payload_tokens
 
@@ -124,11 +121,33 @@ def count_output(
     if isinstance(predicted, int):
         return predicted, "timings"
     chunks = len(record.token_times) if streamed else 0
-    counted = count_tokens(record.text) if count_tokens is not None and record.text_parts else 0
+    counted = 0
+    if count_tokens is not None:
+        counted = sum(count_tokens(text) for text in (record.text, record.reasoning_text) if text)
     count, source = (counted, "tokenizer") if counted >= chunks and counted else (chunks, "chunks")
     if record.max_tokens and count > record.max_tokens:
         return record.max_tokens, "max_tokens"
     return count, source
+
+
+def count_reasoning(record: RequestRecord, usage: dict, count_tokens: TokenCounter | None) -> tuple[int, str]:
+    """Reasoning tokens (part of the output tokens) and where the count came from.
+
+    The server's ``usage.completion_tokens_details.reasoning_tokens`` when it sends one (a 0
+    while reasoning text arrived is not believed); else the tokenizer on the reasoning text,
+    or without a tokenizer the reasoning chunks. Never more than the output tokens.
+    """
+    details = usage.get("completion_tokens_details")
+    sent = details.get("reasoning_tokens") if type(details) is dict else None
+    if type(sent) is int and (sent > 0 or not record.reasoning_parts):
+        return min(sent, record.output_tokens) if record.output_tokens else sent, "usage"
+    if not record.reasoning_parts:
+        return 0, ""
+    if count_tokens is not None:
+        count, source = count_tokens(record.reasoning_text), "tokenizer"
+    else:
+        count, source = len(record.reasoning_parts), "chunks"
+    return min(count, record.output_tokens), source
 
 
 def consume_response(

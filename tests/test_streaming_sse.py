@@ -142,7 +142,8 @@ def test_reasoning_and_tool_call_deltas_are_tokens():
         b'{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}\n\n'
     )
     record = run([ROLE, reasoning, tool], [1, 2, 3])
-    assert record.ok and record.text == "hmmf{}" and record.finish_reason == "tool_calls"
+    assert record.ok and record.finish_reason == "tool_calls" and len(record.token_times) == 2
+    assert (record.reasoning_text, record.text) == ("hmm", "f{}")
 
 
 def test_error_object_inside_the_stream_is_a_failure_with_its_message():

@@ -11,10 +11,10 @@ poll that saw no change, up to ``max_interval``; a change of status brings it ba
 ``interval``, so the times of the next states stay as sharp as the first. ``max_errors`` failed
 polls in a row make the client give up (it then sends a cancel, so nothing is left running).
 
-A batch picked for cancelling gets ``POST /v1/batches/{id}/cancel`` at the first poll that sees
-it ``in_progress`` (one that completes before any poll sees it running simply completes). When
+A batch picked for cancelling gets ``POST /v1/batches/{id}/cancel`` at its first poll that finds it
+not ended (one that ends before its first poll simply ends as it did). When
 the run is stopping (``pacing.wait`` returns False) a batch still running is cancelled as
-cleanup, and polled until it ends or ``stop_wait`` seconds pass.
+cleanup, and polled until it ends (its files then checked) or ``stop_wait`` seconds pass.
 """
 
 from __future__ import annotations
@@ -157,7 +157,8 @@ class BatchRun:
 
     def stopped(self, reason: str, wait: bool = True) -> BatchResult:
         """The test stopped mid-batch: cancel a batch still running (cleanup) and, with ``wait``,
-        poll it until it ends; the batch ends as ``stopped``, whatever the server made of it."""
+        poll it until it ends and check its files, so every line sent is accounted for; the batch
+        ends as ``stopped``, whatever the server made of it."""
         r = self.result
         if r.outcome:
             return r
@@ -167,6 +168,8 @@ class BatchRun:
                     self._cancel()
                 if wait:
                     self._await_end()
+                    if r.status in TERMINAL:
+                        self._collect()
             except GiveUp:
                 pass
         r.error = reason
@@ -208,7 +211,7 @@ class BatchRun:
                 continue
             errors = 0
             changed = self._saw(batch)
-            if r.cancel_planned and r.cancel_sent is None and r.status == "in_progress":
+            if r.cancel_planned and r.cancel_sent is None and r.status not in TERMINAL:
                 self._cancel()
             wait = policy.after(wait, changed)
         return True

@@ -175,7 +175,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--batch-poll-max", float, 60.0,
            "Longest wait between polls (the wait grows 1.5x while nothing changes)", "batch"),
     Option("--batch-cancel-share", float, 0.0,
-           "Share of batches cancelled once seen in_progress, evenly spread (0.25: every 4th)", "batch"),
+           "Share of batches cancelled at their first poll, evenly spread (0.25: every 4th)", "batch"),
     Option("--batch-images", str, "none", "Images in each batch line (--images-per-request of them)",
            "batch", choices=("none", "base64", "image-url")),
 )

@@ -9,6 +9,7 @@ import pytest
 
 from batch.client import BatchRun, Call, PollPolicy, Reply
 from batch.jsonl import build_input
+from batch.options import EvenShare
 
 URL = "/v1/chat/completions"
 
@@ -148,7 +149,7 @@ def test_polls_back_off_while_nothing_changes_and_come_back_on_a_change():
     assert times == [1.0, 2.0, 3.0, 3.0, 3.0, 1.0]
 
 
-def test_a_batch_picked_for_cancelling_is_cancelled_once_seen_running_and_its_files_counted():
+def test_a_batch_picked_for_cancelling_is_cancelled_at_its_first_poll_and_its_files_counted():
     clock = Clock()
     errors = jsonl([not_run("b", "batch_cancelled"), not_run("c", "batch_cancelled")])
     server = Server(clock, ["in_progress"], output=jsonl([answer("a")]), errors=errors)
@@ -213,13 +214,16 @@ def test_a_transport_error_is_a_reason_not_an_exception():
     assert calls[0].status == 0
 
 
-def test_a_stop_mid_batch_cancels_it_and_waits_for_its_end():
+def test_a_stop_mid_batch_cancels_it_waits_for_its_end_and_checks_its_files():
     clock = Clock(stop_at=103.0)
-    server = Server(clock, ["in_progress"])
+    server = Server(clock, ["in_progress"], output=jsonl([answer("a")]),
+                    errors=jsonl([not_run("b", "batch_cancelled"), not_run("c", "batch_cancelled")]))
     result, calls, _ = run(server)
     assert result.outcome == "stopped" and result.status == "cancelled" and server.cancels == 1
     assert result.error == "test stopped: the batch was cancelled"
-    assert [c.step for c in calls][-3:] == ["cancel", "poll", "poll"]
+    steps = [c.step for c in calls]
+    assert steps[steps.index("cancel"):] == ["cancel", "poll", "poll", "download", "download"]
+    assert (result.check.ok, result.check.cancelled) == (1, 2)
 
 
 def test_a_stop_reported_from_outside_ends_the_run_without_waiting():
@@ -238,3 +242,18 @@ def test_an_unknown_status_gives_up():
     clock = Clock()
     result, _, _ = run(Server(clock, ["running"]))
     assert result.outcome == "error" and result.error == "poll: status 'running' is none of the Batch API's"
+
+
+def test_a_batch_picked_for_cancelling_that_ends_before_its_first_poll_is_not_cancelled():
+    clock = Clock()
+    server = Server(clock, ["completed"], output=jsonl([answer(i) for i in "abc"]))
+    result, _, _ = run(server, cancel=True)
+    assert result.outcome == "completed" and server.cancels == 0 and result.cancel_sent is None
+
+
+def test_the_cancel_share_picks_exactly_that_share_evenly():
+    third = EvenShare(1 / 3)
+    assert [third.pick() for _ in range(6)] == [False, False, True] * 2
+    assert not any(EvenShare(0).pick() for _ in range(5))
+    always = EvenShare(1)
+    assert all(always.pick() for _ in range(5))

@@ -22,6 +22,10 @@ from reports.goodput import Goodput
 from streaming.record import RequestRecord
 
 LATENCIES = ("ttft", "tpot", "itl", "e2el")
+SERVER_SIDE = ("ttfo", "server_prefill", "server_itl", "ttft_minus_server_prefill")
+"""Distributions beside the latencies: time to the first answer token (after any reasoning), the
+server's own TTFT and gaps between tokens (MindIE's ``prefill_time`` and ``decode_time_arr``), and
+client TTFT minus the server's (network and queueing), per request where both are known."""
 
 
 class ClassMetrics:
@@ -31,6 +35,7 @@ class ClassMetrics:
         "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
         "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn", "retries",
         "resent", "prompt_deltas", "image_prompt_deltas", "prompt_example", "images", "good",
+        "reasoning_tokens", "reasoning_sources", "full_text_checked", "full_text_differs",
     )
 
     def __init__(self) -> None:
@@ -48,8 +53,9 @@ class ClassMetrics:
         """Wall-clock send time of the earliest request."""
         self.wall_last = 0.0
         """Wall-clock end of the latest request."""
-        self.dists = {name: Distribution() for name in (*LATENCIES, "queue")}
-        """The latencies, and open-loop queue times (arrival to send; failures included)."""
+        self.dists = {name: Distribution() for name in (*LATENCIES, *SERVER_SIDE, "queue")}
+        """The latencies, :data:`SERVER_SIDE`, and open-loop queue times (arrival to send;
+        failures included). A difference below zero reads as 0 in percentiles (the mean is exact)."""
         self.ttft_by_turn: dict[int, Distribution] = {}
         self.retries: Counter[str] = Counter()
         """Attempts answered 429/503 and sent again, by grouped reason (not counted as requests)."""
@@ -65,6 +71,14 @@ class ClassMetrics:
         """Images the finished requests carried (failures included: they were sent)."""
         self.good = 0
         """Requests that met every ``--goodput`` bound (counted by :class:`LlmMetrics`)."""
+        self.reasoning_tokens = 0
+        """Of ``output_tokens``, the reasoning ones."""
+        self.reasoning_sources: Counter[str] = Counter()
+        """Where reasoning-token counts came from ("usage", "tokenizer", "chunks"), per request with any."""
+        self.full_text_checked = 0
+        """Successful requests whose server sent MindIE's ``full_text``."""
+        self.full_text_differs = 0
+        """Of those, requests whose deltas did not add up to the ``full_text``."""
 
     def add_retry(self, record: RequestRecord) -> None:
         self.retries[group_reason(record.error or f"HTTP {record.status}")] += 1
@@ -91,6 +105,7 @@ class ClassMetrics:
         self.output_tokens += record.output_tokens
         self.token_sources[record.output_tokens_source] += 1
         self._add_latencies(record)
+        self._add_server_side(record)
         delta = prompt_delta(record)
         if delta is None:
             return
@@ -117,6 +132,27 @@ class ClassMetrics:
         for i in range(1, len(times)):
             add_itl(times[i] - times[i - 1])
 
+    def _add_server_side(self, record: RequestRecord) -> None:
+        """TTFO, reasoning tokens, the server's own timings and its ``full_text`` check."""
+        dists = self.dists
+        ttfo = record.ttfo
+        if ttfo is not None:
+            dists["ttfo"].add(ttfo)
+        if record.reasoning_tokens_source:
+            self.reasoning_tokens += record.reasoning_tokens
+            self.reasoning_sources[record.reasoning_tokens_source] += 1
+        prefill = record.server_prefill
+        if prefill is not None:
+            dists["server_prefill"].add(prefill)
+            difference = record.ttft_minus_server_prefill
+            if difference is not None:
+                dists["ttft_minus_server_prefill"].add(difference)
+        if record.server_decode_ms:
+            dists["server_itl"].extend(record.server_itls())
+        if record.full_text is not None:
+            self.full_text_checked += 1
+            self.full_text_differs += record.full_text != record.text
+
     def merge(self, other: ClassMetrics) -> None:
         """Fold ``other`` into this one."""
         self.completed += other.completed
@@ -129,6 +165,10 @@ class ClassMetrics:
         self.resent += other.resent
         self.images += other.images
         self.good += other.good
+        self.reasoning_tokens += other.reasoning_tokens
+        self.reasoning_sources.update(other.reasoning_sources)
+        self.full_text_checked += other.full_text_checked
+        self.full_text_differs += other.full_text_differs
         self.prompt_deltas.update(other.prompt_deltas)
         self.image_prompt_deltas.update(other.image_prompt_deltas)
         self.prompt_example = self.prompt_example or other.prompt_example
@@ -138,7 +178,7 @@ class ClassMetrics:
             self.wall_first = other.wall_first
         self.wall_last = max(self.wall_last, other.wall_last)
         for name, dist in other.dists.items():
-            self.dists[name].merge(dist)
+            self.dists.setdefault(name, Distribution()).merge(dist)
         for turn, dist in other.ttft_by_turn.items():
             self.ttft_by_turn.setdefault(turn, Distribution()).merge(dist)
 
@@ -155,6 +195,8 @@ class ClassMetrics:
             "prompt_deltas": list(self.prompt_deltas.items()),
             "image_prompt_deltas": list(self.image_prompt_deltas.items()),
             "prompt_example": self.prompt_example,
+            "reasoning_tokens": self.reasoning_tokens, "reasoning_sources": dict(self.reasoning_sources),
+            "full_text_checked": self.full_text_checked, "full_text_differs": self.full_text_differs,
         }
 
     @classmethod
@@ -168,7 +210,10 @@ class ClassMetrics:
         m.retries = Counter(data["retries"])
         m.prompt_deltas = Counter({int(d): n for d, n in data["prompt_deltas"]})
         m.image_prompt_deltas = Counter({int(d): n for d, n in data["image_prompt_deltas"]})
-        m.dists = {k: Distribution.from_dict(d) for k, d in data["dists"].items()}
+        m.dists.update({k: Distribution.from_dict(d) for k, d in data["dists"].items()})
+        for key in ("reasoning_tokens", "full_text_checked", "full_text_differs"):
+            setattr(m, key, data.get(key, 0))
+        m.reasoning_sources = Counter(data.get("reasoning_sources") or {})
         m.ttft_by_turn = {int(t): Distribution.from_dict(d) for t, d in data["ttft_by_turn"]}
         return m
 

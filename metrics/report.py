@@ -12,11 +12,13 @@ from pathlib import Path
 import orjson
 
 from metrics.batch import format_lines as batch_lines
-from metrics.collector import LATENCIES, ClassMetrics, LlmMetrics
+from metrics.collector import LATENCIES, SERVER_SIDE, ClassMetrics, LlmMetrics
 from metrics.prompt_check import images_ignored, text_reference
 from reports.goodput import goodput_fields
 
-LABELS = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2E latency"}
+LABELS = {"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2E latency", "ttfo": "TTFO (answer)",
+          "server_prefill": "Server prefill", "ttft_minus_server_prefill": "TTFT - server",
+          "server_itl": "Server ITL"}
 STATS = ("mean", "median", "std", "p90", "p95", "p99")
 """The columns of the console table's latency rows."""
 CURVE_QS = (0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9)
@@ -63,11 +65,37 @@ def summarize_class(m: ClassMetrics, duration: float | None = None, reference: i
         for stat, value in dist.summary_ms().items():
             out[f"{stat}_{name}_ms"] = value if dist.n else None
         out[f"count_{name}"] = dist.n
+    out.update(_server_side(m))
     queue = m.dists["queue"]
     if queue.n:  # open-loop load: how long arrivals waited for a free user (vLLM's client queue time)
         out.update({f"{stat}_queue_ms": value for stat, value in queue.summary_ms().items()})
     if len(m.ttft_by_turn) > 1:
         out["mean_ttft_ms_by_turn"] = {t: d.mean * 1e3 for t, d in sorted(m.ttft_by_turn.items())}
+    return out
+
+
+def _server_side(m: ClassMetrics) -> dict:
+    """Reasoning apart from the answer, and the server's own timings beside the client's.
+
+    ``ttfo``: time to the first answer token (content or tool call), after any reasoning; TTFT
+    stays the first token of any kind. ``server_prefill`` and ``server_itl``: what the server
+    says it took (MindIE's ``prefill_time`` and ``decode_time_arr``, per token);
+    ``ttft_minus_server_prefill``: client TTFT minus the server's, per request (network,
+    queueing before the server's clock starts). Each is ``null`` without a sample.
+    """
+    out: dict = {
+        "total_reasoning_tokens": m.reasoning_tokens,
+        "total_answer_tokens": m.output_tokens - m.reasoning_tokens,
+        "reasoning_tokens_source": dict(m.reasoning_sources),
+    }
+    for name in SERVER_SIDE:
+        dist = m.dists[name]
+        for stat, value in dist.summary_ms().items():
+            out[f"{stat}_{name}_ms"] = value if dist.n else None
+        out[f"count_{name}"] = dist.n
+    if m.full_text_checked:
+        out["full_text_checked"] = m.full_text_checked
+        out["full_text_differs"] = m.full_text_differs
     return out
 
 
@@ -163,6 +191,7 @@ def format_table(summary: dict) -> str:
         for cls, s in classes.items():
             cells = "".join(_cell(s[f"{stat}_{name}_ms"]) for stat in STATS)
             lines.append(f"{LABELS[name]:<18}{cls:<12}{cells}{s[f'count_{name}']:>9}")
+    lines += _server_side_lines(classes)
     by_turn = summary.get("mean_ttft_ms_by_turn")
     if by_turn:
         turns = ", ".join(f"turn {t}: {v:.2f}" for t, v in by_turn.items())
@@ -178,6 +207,27 @@ def format_table(summary: dict) -> str:
     lines += batch_lines(summary)
     lines.append("=" * 74)
     return "\n".join(lines)
+
+
+def _server_side_lines(classes: dict[str, dict]) -> list[str]:
+    """TTFO rows when reasoning arrived, server-timing rows when a server sent them, and the
+    reasoning-token count."""
+    lines = []
+    shown = [name for name in SERVER_SIDE
+             if any(s.get(f"count_{name}") for s in classes.values())
+             and (name != "ttfo" or any(s.get("total_reasoning_tokens") for s in classes.values()))]
+    for name in shown:
+        for cls, s in classes.items():
+            cells = "".join(_cell(s[f"{stat}_{name}_ms"]) for stat in STATS)
+            lines.append(f"{LABELS[name]:<18}{cls:<12}{cells}{s[f'count_{name}']:>9}")
+    total = next(iter(classes.values()))
+    if total.get("total_reasoning_tokens"):
+        lines.append(f"{'Reasoning tokens (of output):':<40}{total['total_reasoning_tokens']:>12} "
+                     f"({_sources(total['reasoning_tokens_source'])})")
+    if total.get("full_text_differs"):
+        lines.append(f"full_text differed from the streamed deltas in {total['full_text_differs']} of "
+                     f"{total['full_text_checked']} requests")
+    return lines
 
 
 def _cell(value: float | None) -> str:

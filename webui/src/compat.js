@@ -1,0 +1,49 @@
+// locust-ui 2.43.4 (the newest on npm) against Locust 2.47's server: what changed between them.
+//
+// 1. `stop` and `stats/reset` take POST since Locust 2.47 (a GET answers 405); the 2.43 UI
+//    sends GET, so its Stop and Reset buttons would do nothing. This page sends them as POST.
+// 2. The 2.43 UI shows `total_rps` and `total_fail_per_sec` of `stats/requests` in its header
+//    (RPS) and its "Total Requests per Second" chart. Since 2.45 the server also sends
+//    `current_rps` and `current_fail_per_sec` (the last seconds), which Locust's own 2.47 UI
+//    shows there, while `total_*` are averages since the start; this page hands the 2.43 UI
+//    the current rates under the names it reads.
+// 3. Failures carry `first_seen` and `last_seen` since 2.47: FailuresTab.jsx shows them.
+// Nothing else of a request or a response changes, and nothing outside this page sees it.
+// Drop this file when locust-ui on npm has caught up with the Locust in requirements.txt.
+
+const POST_ONLY = /\/(stop|stats\/reset)$/;
+const STATS = /\/stats\/requests$/;
+
+export function currentRates(stats) {
+  if (stats && typeof stats.current_rps === 'number') {
+    return {
+      ...stats,
+      total_rps: stats.current_rps,
+      total_fail_per_sec: stats.current_fail_per_sec ?? stats.total_fail_per_sec,
+    };
+  }
+  return stats;
+}
+
+async function withCurrentRates(response) {
+  const stats = currentRates(await response.json());
+  return new Response(JSON.stringify(stats), {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+export function installCompat() {
+  const browserFetch = window.fetch.bind(window);
+
+  window.fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const { pathname } = new URL(request.url, window.location.href);
+    if (request.method === 'GET' && POST_ONLY.test(pathname)) {
+      return browserFetch(request.url, { method: 'POST', credentials: request.credentials });
+    }
+    const response = await browserFetch(request);
+    return response.ok && STATS.test(pathname) ? withCurrentRates(response) : response;
+  };
+}

@@ -1,0 +1,137 @@
+// The LLM tab's charts: what each one draws, from the per-second rows `llm/live` returns.
+
+const LATENCY_COLORS = ['#ff9f00', '#9966CC', '#00b8d4', '#e91e63'];
+
+/** Latencies exist only in seconds where requests ended: the line joins them. */
+const joined = { connectNulls: true };
+
+const formatValue = value => {
+  const number = Array.isArray(value) ? value[1] : value;
+  return number === null || number === undefined ? 'n/a' : Math.round(number * 100) / 100;
+};
+
+/** Values of a row that count events in a second: a second without a row had none (0). */
+const RATES = new Set(['requests', 'failures', 'output_tokens', 'images', 'request_mb', 'in_flight']);
+
+export function chartSpecs({ images, tpot }) {
+  const specs = [
+    {
+      title: 'Time to first token (ms)',
+      lines: [
+        { name: 'TTFT p50', key: 'ttft_p50_ms', ...joined },
+        { name: 'TTFT p95', key: 'ttft_p95_ms', ...joined },
+      ],
+      colors: LATENCY_COLORS,
+    },
+    {
+      title: tpot ? 'Inter-token latency and TPOT (ms)' : 'Inter-token latency (ms)',
+      lines: [
+        { name: 'ITL p50', key: 'itl_p50_ms', ...joined },
+        { name: 'ITL p95', key: 'itl_p95_ms', ...joined },
+        ...(tpot
+          ? [
+              { name: 'TPOT p50', key: 'tpot_p50_ms', ...joined },
+              { name: 'TPOT p95', key: 'tpot_p95_ms', ...joined },
+            ]
+          : []),
+      ],
+      colors: LATENCY_COLORS,
+    },
+    {
+      title: 'Output tokens per second',
+      lines: [{ name: 'Output tokens/s', key: 'output_tokens' }],
+      colors: ['#0099ff'],
+    },
+    {
+      title: 'Requests per second',
+      lines: [
+        { name: 'Requests/s', key: 'requests' },
+        { name: 'Failures/s', key: 'failures' },
+      ],
+      colors: ['#00ca5a', '#ff6d6d'],
+    },
+    {
+      title: 'Requests in flight',
+      lines: [{ name: 'In flight', key: 'in_flight' }],
+      colors: ['#8A2BE2'],
+    },
+  ];
+  if (images) {
+    specs.push(
+      {
+        title: 'Images per second',
+        lines: [{ name: 'Images/s', key: 'images' }],
+        colors: ['#00ca5a'],
+      },
+      {
+        title: 'Request bytes per second (MB/s)',
+        lines: [{ name: 'Request MB/s', key: 'request_mb' }],
+        colors: ['#0099ff'],
+      },
+    );
+  }
+  return specs.map(spec => ({ ...spec, chartValueFormatter: formatValue }));
+}
+
+/**
+ * Locust's time axis, with labels that give way rather than overlap: Locust's charts span the
+ * page, these take half of it.
+ */
+export function timeAxis(charts) {
+  return {
+    type: 'time',
+    min: charts.time[0],
+    splitNumber: 5,
+    minInterval: 1,
+    axisLabel: { formatter: value => new Date(value).toLocaleTimeString(), hideOverlap: true },
+  };
+}
+
+/**
+ * Locust's LineChart data ({time: [iso], key: [[iso, value]]}) for every second from the
+ * first row to the last complete one (`completeUntil`, exclusive; every row once the run is
+ * final); null when there is nothing to draw yet.
+ */
+export function chartData(rows, { completeUntil, final, stepSeconds = 1 }) {
+  const shown = final ? rows : rows.filter(row => row.t < completeUntil);
+  if (!shown.length) {
+    return null;
+  }
+  const keys = [...RATES, 'ttft_p50_ms', 'ttft_p95_ms', 'itl_p50_ms', 'itl_p95_ms', 'tpot_p50_ms', 'tpot_p95_ms'];
+  const charts = Object.fromEntries(keys.map(key => [key, []]));
+  charts.time = [];
+  const byTime = new Map(shown.map(row => [row.t, row]));
+  const first = shown[0].t;
+  const last = shown[shown.length - 1].t;
+  for (let t = first; t <= last; t += stepSeconds) {
+    const row = byTime.get(t);
+    const time = new Date(t * 1000).toISOString();
+    charts.time.push(time);
+    for (const key of keys) {
+      charts[key].push([time, valueOf(row, key, stepSeconds)]);
+    }
+  }
+  return charts;
+}
+
+function valueOf(row, key, stepSeconds) {
+  if (!row) {
+    return RATES.has(key) ? 0 : null;
+  }
+  if (key === 'request_mb') {
+    return row.request_bytes / 1e6 / stepSeconds;
+  }
+  const value = row[key];
+  if (value === undefined || value === null) {
+    return RATES.has(key) ? 0 : null;
+  }
+  return key === 'in_flight' || !RATES.has(key) ? value : value / stepSeconds;
+}
+
+/** The rows after merging a poll: kept up to `since`, the poll's after it. */
+export function mergeRows(previous, fresh, since) {
+  if (since === null || since === undefined) {
+    return fresh;
+  }
+  return [...previous.filter(row => row.t <= since), ...fresh];
+}

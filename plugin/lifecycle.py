@@ -354,6 +354,9 @@ class Lifecycle:
         """The run stopped and drained: compute its summary, once."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
+        progress = getattr(self, "progress", None)
+        if progress is not None:
+            progress.close()
         self.load.stop()
         if self.is_worker or not self.runs or self.summary is not None:
             return  # (a master may see two stops: its own, and the last worker's leaving)

@@ -20,6 +20,9 @@ from reports.svg import HOVER_SCRIPT, PALETTE, Line, line_chart
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
 STATS = ("mean", "median", "std", "p90", "p95", "p99", "max")
 ALL = "all"
+TIME_NOTE = ("A request, a failure, its images and bytes count in the second the request ended, with its "
+             "TTFT and ITL; output tokens count in the second they arrived; requests in flight are sampled "
+             "once a second.")
 
 STYLE = """
 .llm{max-width:1200px;margin:0 auto 32px;padding:0 24px;box-sizing:border-box;
@@ -187,10 +190,10 @@ def time_charts(summary: dict) -> list[str]:
               suffix=("", "")) -> list[Line]:
         out = []
         for name, rows in series.items():
-            out.append(Line(name + suffix[0], _filled(rows, t0, t_end, get, rate)))
+            out.append(Line(name + suffix[0], _filled(rows, t0, t_end, get, rate), legend=name))
             if dashed_get is not None:
                 out.append(Line(name + suffix[1], _filled(rows, t0, t_end, dashed_get, rate), dashed=True,
-                                color=""))
+                                legend=None))
         return _pair_colors(out) if dashed_get is not None else out
 
     return [
@@ -210,7 +213,7 @@ def _pair_colors(lines: list[Line]) -> list[Line]:
     out = []
     for i, ln in enumerate(lines):
         color = PALETTE[(i // 2) % len(PALETTE)]
-        out.append(Line(ln.name, ln.points, ln.dashed, color))
+        out.append(Line(ln.name, ln.points, ln.dashed, color, ln.legend))
     return out
 
 
@@ -265,7 +268,8 @@ def llm_section(summary: dict) -> str:
             parts.append(f'<p class="llm-note">{cancelled:,} request(s) cancelled by the stop (after the '
                          "drain timeout) are shown and do not fail the run.</p>")
     parts += ["<h2>LLM Charts</h2>", "<h3>Latency by percentile</h3>", _grid(distribution_charts(summary)),
-              "<h3>Over time (per second of the run)</h3>", _grid(time_charts(summary))]
+              "<h3>Over time (per second of the run)</h3>", f'<p class="llm-note">{TIME_NOTE}</p>',
+              _grid(time_charts(summary))]
     if image_classes(summary):
         parts += ["<h2>Images</h2>", image_table(summary), "<h3>Over time</h3>", _grid(image_charts(summary))]
     parts.append(f"<script>{HOVER_SCRIPT}</script>")

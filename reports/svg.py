@@ -23,7 +23,9 @@ WIDTH, HEIGHT = 560, 280
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 62, 18, 58, 34
 MAX_POINTS = 600
 """A line keeps at most this many points (a long run's seconds are averaged into wider steps)."""
-PERCENTILE_TICKS = ((0.0, "0%"), (50.0, "50%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"))
+PERCENTILE_TICKS = ((0.0, ""), (50.0, "p50"), (90.0, "p90"), (99.0, "p99"), (99.9, "p99.9"))
+"""Ticks of a latency-by-percentile axis (the origin, the minimum, left unlabelled: "p0" reads oddly)."""
+LEGEND_ROW = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +33,12 @@ class Line:
     """One series: ``points`` are (x, y); a y of None leaves a gap."""
 
     name: str
+    """Its name in the hover box (and the legend, unless ``legend`` says otherwise)."""
     points: Sequence[tuple[float, float | None]]
     dashed: bool = False
     color: str = ""
+    legend: str | None = ""
+    """The legend's label: "" the name, None no entry (a dashed partner the title explains)."""
 
 
 def percentile_x(q: float) -> float:
@@ -90,14 +95,15 @@ def downsample(points: Sequence[tuple[float, float | None]], limit: int = MAX_PO
 class _Frame:
     """The plot area and its scales."""
 
-    def __init__(self, x_range: tuple[float, float], y_max: float, width: int, height: int) -> None:
+    def __init__(self, x_range: tuple[float, float], y_max: float, width: int, height: int,
+                 top: int = PAD_TOP) -> None:
         self.x0, self.x1 = x_range
         if self.x1 <= self.x0:
             self.x1 = self.x0 + 1
         self.step = nice_step(y_max or 1.0)
         self.y_max = self.step * max(1, math.ceil((y_max or 1.0) / self.step - 1e-9))
         self.left, self.right = PAD_LEFT, width - PAD_RIGHT
-        self.top, self.bottom = PAD_TOP, height - PAD_BOTTOM
+        self.top, self.bottom = top, height - PAD_BOTTOM
 
     def x(self, value: float) -> float:
         return self.left + (value - self.x0) / (self.x1 - self.x0) * (self.right - self.left)
@@ -110,15 +116,17 @@ def line_chart(title: str, lines: Sequence[Line], *, x_kind: str = "elapsed", un
                width: int = WIDTH, height: int = HEIGHT) -> str:
     """An SVG line chart. ``x_kind``: "elapsed" (seconds, labelled m:ss), "percentile" (0..100 on
     :func:`percentile_x`) or "number"; ``unit`` is shown above the y axis and in the hover box."""
-    lines = [Line(ln.name, downsample(ln.points), ln.dashed, ln.color or PALETTE[i % len(PALETTE)])
+    lines = [Line(ln.name, downsample(ln.points), ln.dashed, ln.color or PALETTE[i % len(PALETTE)], ln.legend)
              for i, ln in enumerate(lines)]
     to_x = percentile_x if x_kind == "percentile" else float
     xs = [to_x(x) for ln in lines for x, _ in ln.points]
     ys = [y for ln in lines for _, y in ln.points if y is not None]
     x_range = ((0.0, percentile_x(99.9)) if x_kind == "percentile"
                else (min(xs, default=0.0), max(xs, default=1.0)))
-    frame = _Frame(x_range, max(ys, default=0.0), width, height)
-    parts = [f'<text class="llm-chart-title" x="4" y="18">{escape(title)}</text>', _legend(lines, width)]
+    rows = _legend_rows(lines, width)
+    top = PAD_TOP + LEGEND_ROW * (max(len(rows), 1) - 1)
+    frame = _Frame(x_range, max(ys, default=0.0), width, height, top)
+    parts = [f'<text class="llm-chart-title" x="4" y="18">{escape(title)}</text>', _legend(rows, width)]
     parts += _y_axis(frame, unit)
     parts += _x_axis(frame, x_kind)
     if not ys:
@@ -137,27 +145,40 @@ def line_chart(title: str, lines: Sequence[Line], *, x_kind: str = "elapsed", un
             + "".join(parts) + "</svg>")
 
 
-def _legend(lines: Sequence[Line], width: int) -> str:
-    """Dots and names, centred in rows above the plot (as ECharts places them)."""
-    items, row, rows = [], [], []
+LegendRows = list[tuple[list[tuple[Line, str, float]], float]]
+
+
+def _legend_rows(lines: Sequence[Line], width: int) -> LegendRows:
+    """The legend's entries in rows that fit ``width``: (line, label, width) and the row's width."""
+    rows: LegendRows = []
+    row: list[tuple[Line, str, float]] = []
     used = 0.0
     for ln in lines:
-        size = 22 + 6.4 * len(ln.name)
+        if ln.legend is None:
+            continue
+        label = ln.legend or ln.name
+        size = 22 + 6.4 * len(label)
         if row and used + size > width - 40:
             rows.append((row, used))
             row, used = [], 0.0
-        row.append((ln, size))
+        row.append((ln, label, size))
         used += size
     if row:
         rows.append((row, used))
-    for r, (row_items, used) in enumerate(rows[:2]):
+    return rows
+
+
+def _legend(rows: LegendRows, width: int) -> str:
+    """Dots (dashes for dashed lines) and labels, centred in rows above the plot, as ECharts does."""
+    items = []
+    for r, (row_items, used) in enumerate(rows):
         x = (width - used) / 2
-        y = 38 + r * 16
-        for ln, size in row_items:
+        y = 38 + r * LEGEND_ROW
+        for ln, label, size in row_items:
             mark = (f'<line x1="{x:.1f}" y1="{y - 4}" x2="{x + 12:.1f}" y2="{y - 4}" stroke="{ln.color}" '
                     f'stroke-width="3" stroke-dasharray="5 2"/>' if ln.dashed else
                     f'<circle cx="{x + 6:.1f}" cy="{y - 4}" r="5" fill="{ln.color}"/>')
-            items.append(mark + f'<text class="llm-legend" x="{x + 16:.1f}" y="{y}">{escape(ln.name)}</text>')
+            items.append(mark + f'<text class="llm-legend" x="{x + 16:.1f}" y="{y}">{escape(label)}</text>')
             x += size
     return "".join(items)
 

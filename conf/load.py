@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 RAMPS = ("linear", "exponential")
+SATURATION_SHARES = (0.9, 0.75, 0.6, 0.45, 0.3, 0.15)
+"""``--sweep auto``: after a closed-loop step measures the saturation rate, these shares of it."""
+AUTO_STEPS = len(SATURATION_SHARES)
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {None: 1.0, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -97,7 +100,9 @@ class LoadSettings:
         for steps in (self.rate_steps, self.user_steps):
             if steps:
                 return sum(seconds for _, seconds in steps)
-        if isinstance(self.sweep, tuple) and self.sweep:
+        if self.sweep == "auto":
+            return (1 + AUTO_STEPS) * self.sweep_step_time
+        if self.sweep:
             return len(self.sweep) * self.sweep_step_time
         return None
 

@@ -69,6 +69,10 @@ class Arrivals:
         due = t0
         while not self._gate.closed:
             rate = self.rate(due - t0)
+            if math.isinf(rate):  # closed loop for now (a sweep's saturation step): take() never waits
+                gevent.sleep(0.05)
+                due = perf_counter()
+                continue
             if rate <= 0:
                 due += 0.1  # a pause in the shape: look again shortly
                 gevent.sleep(max(due - perf_counter(), 0))
@@ -85,6 +89,11 @@ class Arrivals:
     def take(self) -> float:
         """Wait for the next arrival; its scheduled time (``perf_counter``). Raises :class:`Closed`
         when the stop gate closes first."""
+        now = perf_counter()
+        if math.isinf(self.rate(now - self.t0)):
+            if self._gate.closed:
+                raise Closed
+            return now
         due = self._queue.get()
         if due is None:
             self._queue.put(None)  # the stop: wake the next waiting user too

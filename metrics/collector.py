@@ -246,8 +246,11 @@ class LlmMetrics:
         """The same requests second by second (for charts, and the summary's ``time_series``)."""
         self.batch = BatchMetrics()
         """The Batch API workload's batches (:mod:`metrics.batch`)."""
+        self.steps: dict[int, ClassMetrics] = {}
+        """A sweep's steps: all classes of each step together, by step index."""
 
-    def add(self, record: RequestRecord) -> None:
+    def add(self, record: RequestRecord, step: int | None = None) -> None:
+        """Count one finished request; ``step``: also in that sweep step's figures."""
         m = self.classes.get(record.traffic_class)
         if m is None:
             m = self.classes[record.traffic_class] = ClassMetrics()
@@ -255,6 +258,10 @@ class LlmMetrics:
         self.series.add(record)
         good = self.goodput is not None and self.goodput.met(record)
         m.good += good
+        if step is not None:
+            in_step = self.steps.setdefault(step, ClassMetrics())
+            in_step.add(record)
+            in_step.good += good
         if self._rows is not None:
             self._rows(request_row(record, good if self.goodput is not None else None))
 
@@ -275,6 +282,8 @@ class LlmMetrics:
             for row in other.request_rows:
                 self._rows(row)
         self.batch.merge(other.batch)
+        for step, m in other.steps.items():
+            self.steps.setdefault(step, ClassMetrics()).merge(m)
 
     def overall(self) -> ClassMetrics:
         total = ClassMetrics()
@@ -291,7 +300,8 @@ class LlmMetrics:
     def to_dict(self) -> dict:
         return {"classes": {name: m.to_dict() for name, m in self.classes.items()},
                 "series": self.series.to_dict(), "batch": self.batch.to_dict(),
-                "judged": self.judged, "rows": self.request_rows}
+                "judged": self.judged, "rows": self.request_rows,
+                "steps": [[step, m.to_dict()] for step, m in self.steps.items()]}
 
     @classmethod
     def from_dict(cls, data: dict) -> LlmMetrics:
@@ -301,4 +311,5 @@ class LlmMetrics:
         metrics.batch = BatchMetrics.from_dict(data["batch"])
         metrics.judged = bool(data.get("judged"))
         metrics.request_rows = data.get("rows") or []
+        metrics.steps = {int(step): ClassMetrics.from_dict(m) for step, m in data.get("steps", [])}
         return metrics

@@ -56,6 +56,7 @@ from plugin.runtime import Runtime, make_sampler, probe_target
 from reports.csv import RequestCsv, requests_path
 from reports.locust_files import write_reports
 from reports.slo import evaluate, format_results, to_json
+from servermetrics import ServerMetricsScraper, beside_client, format_block, scraper_for
 from streaming.record import RequestRecord
 from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlight
 
@@ -90,6 +91,8 @@ class Lifecycle:
         self.distributed = Distributed(self)
         self.load = LoadControl(self)
         self._printed = False
+        self.server_metrics: ServerMetricsScraper | None = None
+        """This run's scraper of the server's /metrics (master or local process; None: off)."""
 
     # ---- roles ---------------------------------------------------------------------------
     @property
@@ -208,6 +211,8 @@ class Lifecycle:
         if not self.is_master:
             self._ensure_runtime()
         settings = self._settings()
+        if settings is not None and not self.is_worker:
+            self._start_server_metrics(settings)
         if settings is not None:
             if not self.is_worker:
                 self.load.share_options(settings)
@@ -221,6 +226,14 @@ class Lifecycle:
         gc.freeze()  # start-up objects (tokenizer, corpus) leave the collector's view: shorter pauses
         # Building blocked the event loop; timers set next (Locust's --run-time) count from now.
         gevent.get_hub().loop.update_now()
+
+    def _start_server_metrics(self, settings: Settings) -> None:
+        """``--server-metrics``: one scraper a run, in the master or the local process only."""
+        if self.server_metrics is not None:  # a run that never reached test_stop
+            self.server_metrics.stop()
+        self.server_metrics = scraper_for(settings)
+        if self.server_metrics is not None:
+            self.server_metrics.start()
 
     def _prepare_options(self) -> bool:
         """Master or local, before the run's options go out: a fresh seed for each web UI run
@@ -311,7 +324,10 @@ class Lifecycle:
         if not self.load.counts(record):
             return
         into = self.pending if self.is_worker else self.metrics
-        (into.add_retry if retried else into.add)(record)
+        if retried:
+            into.add_retry(record)
+        else:
+            into.add(record, self.load.step_of(record))
         if not retried:
             self.prompt_warnings.see(record)
             reason = self.guard.feed(record)
@@ -373,6 +389,9 @@ class Lifecycle:
     def _summarize(self) -> dict:
         settings = self._settings()
         summary = summarize(self.metrics, CANCELLED_BY_STOP)
+        if self.server_metrics is not None:
+            summary["server_metrics"] = beside_client(self.server_metrics.stop(), summary)
+            self.server_metrics = None
         summary["model"] = settings.model if settings else ""
         summary["target"] = str(settings.target) if settings else str(self.environment.host)
         summary["seed"] = settings.seed if settings else None
@@ -448,6 +467,8 @@ class Lifecycle:
             return
         self._printed = True
         lines = [format_table(summary)]
+        if "server_metrics" in summary:
+            lines.append(format_block(summary["server_metrics"]))
         if summary.get("slos"):
             lines.append(format_results(summary["slos"]))
         settings = self._settings()

@@ -12,13 +12,18 @@ shape class in the locustfile would be picked for every run, asked for or not).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
 import gevent
 
+from conf.load import SATURATION_SHARES, LoadSettings
 from conf.settings import Settings
 from load.arrivals import Arrivals
+from metrics.collector import ClassMetrics
+from metrics.report import summarize_class
+from reports.slo import evaluate
 from streaming.record import RequestRecord
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ class LoadControl:
         self.stopping_at = 0.0
         """Wall clock when the stop began: the end of the window arrivals were offered in."""
         self._stepper: gevent.Greenlet | None = None
+        self.sweep: Sweep | None = None
 
     @property
     def options(self):
@@ -64,9 +70,10 @@ class LoadControl:
         self.measure_from = float(getattr(self.options, MEASURE_FROM, 0.0) or self.t0)
         self.warmup_skipped = 0
         self.stop()
+        self.sweep = Sweep(load) if load.sweep else None
         if not self.lifecycle.is_master and load.open_loop:
             share = float(getattr(self.options, SHARE, 1.0) or 1.0)
-            whole = load.rate_at()
+            whole = self.sweep.rate if self.sweep is not None else load.rate_at()
             seed = settings.seed + 7 * (self.lifecycle.worker_index or 0)
             gate = self.lifecycle.inflight.gate
             self.arrivals = Arrivals(lambda t: whole(t) * share, load.burstiness, seed, gate)
@@ -76,6 +83,15 @@ class LoadControl:
             gevent.spawn_later(max(self.measure_from - time.time(), 0), stats.reset_all)
         if not self.lifecycle.is_worker:
             self._stepper = gevent.spawn(self._steps, settings)
+
+    def step_of(self, record: RequestRecord) -> int | None:
+        """The sweep step ``record`` was sent in (None outside a sweep)."""
+        if self.sweep is None:
+            return None
+        step = self.sweep.step_at(record.wall_start - self.t0)
+        if step == 0 and record.ok:
+            self.sweep.saturation_done += 1
+        return step
 
     def counts(self, record: RequestRecord) -> bool:
         """False for a request sent during the warm-up: it is left out of every figure."""
@@ -120,6 +136,9 @@ class LoadControl:
         out: dict = {"warmup_s": load.warmup}
         if not load.open_loop:
             return out
+        if self.sweep is not None:
+            out["sweep"] = self.sweep.summary(self.lifecycle.metrics.steps, settings)
+            return out
         sent = summary["completed"] + summary["failed"]
         window = (self.stopping_at or time.time()) - self.measure_from
         achieved = sent / window if window > 0 else 0.0
@@ -136,3 +155,60 @@ class LoadControl:
             out["kept_up"] = True
         return out
 
+
+
+class Sweep:
+    """Rates run in turn, ``--sweep-step-time`` each; "auto" starts with a closed-loop step.
+
+    In an auto sweep every process measures its own saturation rate in the first step (the
+    requests it completed), and runs its shares of it after: no message has to reach the
+    workers in time, and their rates still add up to the shares of the whole.
+    """
+
+    def __init__(self, load: LoadSettings) -> None:
+        self.step_time = load.sweep_step_time
+        self.auto = load.sweep == "auto"
+        self.rates: list[float | None] = (
+            [math.inf, *([None] * len(SATURATION_SHARES))] if self.auto else list(load.sweep)  # type: ignore[arg-type]
+        )
+        self.saturation_done = 0
+        """Requests this process completed in the closed-loop step (auto)."""
+
+    def step_at(self, t: float) -> int | None:
+        step = int(t // self.step_time)
+        return step if 0 <= step < len(self.rates) else None
+
+    def rate(self, t: float) -> float:
+        """This process's (whole, before any worker share) rate ``t`` seconds into the run."""
+        step = self.step_at(t)
+        if step is None:
+            return 0.0
+        rate = self.rates[step]
+        if rate is None:  # auto: the closed-loop step is over, its rate is known
+            saturation = self.saturation_done / self.step_time
+            self.rates[1:] = [saturation * share for share in SATURATION_SHARES]
+            rate = self.rates[step]
+        return rate  # type: ignore[return-value]
+
+    def summary(self, steps: dict[int, ClassMetrics], settings: Settings) -> dict:
+        """Per-step figures, and the highest rate whose step met every ``--slo``."""
+        saturation = None
+        if self.auto and 0 in steps:
+            saturation = steps[0].completed / self.step_time
+        out_steps, best = [], None
+        for index in range(len(self.rates)):
+            m = steps.get(index, ClassMetrics())
+            figures = summarize_class(m, duration=self.step_time)
+            asked = self.rates[index]
+            if self.auto:
+                asked = None if index == 0 else (saturation or 0.0) * SATURATION_SHARES[index - 1]
+            figures["request_rate"] = asked
+            figures["request_rate_achieved"] = (m.completed + m.failed) / self.step_time
+            figures["goodput_share"] = m.good / m.completed if m.completed and settings.goodput else None
+            results = evaluate(settings.slos, figures) if settings.slos else []
+            figures["slos_met"] = all(r.met for r in results) if results else None
+            if asked is not None and results and figures["slos_met"] and (best is None or asked > best):
+                best = asked
+            out_steps.append(figures)
+        return {"step_s": self.step_time, "auto": self.auto, "saturation_rate": saturation,
+                "steps": out_steps, "max_rate_meeting_slos": best}

@@ -9,7 +9,7 @@ from emulator.launch import start_emulator
 
 from locust_run import run_locust
 
-pytestmark = [pytest.mark.load, pytest.mark.skip(reason="needs lifecycle wiring")]
+pytestmark = pytest.mark.load
 
 USERS = 4
 

@@ -20,6 +20,7 @@ from batch.options import IMAGE_MODES, BatchOptions
 from conf.load import LoadSettings, load_settings
 from conf.options import default
 from payloads.errors import PayloadError
+from payloads.features import RequestFeatures, build_features
 from payloads.image_supply import ImageOptions
 from reports.goodput import Goodput, parse_goodput
 from reports.slo import Slo, parse_slos
@@ -103,6 +104,8 @@ class Settings:
     """What the Batch API workload sends and how it follows its batches."""
     text_only: bool = False
     """The target takes no images: image traffic is refused before the run starts."""
+    features: RequestFeatures = field(default_factory=RequestFeatures)
+    """Fields every body carries (``--tools``, ``--response-format``, ``--n``, ``--extra-body``, ...)."""
     api_key: str | None = field(default=None, repr=False)
     """Secret: never printed, never in reports (``repr`` leaves it out)."""
 
@@ -233,6 +236,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         load=_load(get, getattr(options, "run_time", None)),
         batch=_batch_options(get),
         text_only=bool(get("text_only")),
+        features=_features(get, endpoint),
         api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),
     )
 
@@ -240,6 +244,17 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
 def _load(get: Callable[[str], Any], run_time: Any) -> LoadSettings:
     try:
         return load_settings(get, run_time)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _features(get: Callable[[str], Any], endpoint: str) -> RequestFeatures:
+    n = _positive("n", get("n") or 0, zero_ok=True)
+    seed = get("sampling_seed")
+    seed = None if seed is None else _positive("sampling-seed", seed, zero_ok=True)
+    try:
+        return build_features(get("extra_body"), get("tools"), get("tool_choice"), get("response_format"),
+                              get("reasoning_effort"), n, get("stop"), seed, chat=endpoint == "chat")
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
 

@@ -81,9 +81,11 @@ class Runtime:
         )
 
     def body_for(self, sample: SampleRequest) -> dict:
-        """The request body for ``sample``: its own fields, plus the run's model and streaming."""
+        """The request body for ``sample``: its own fields, plus the run's model, streaming and
+        request features (a dataset line's own fields win over the features)."""
         s = self.settings
         body = sample.to_body(stream=s.stream, include_usage=s.include_usage)
+        s.features.apply(body, keep=sample.body_extra)
         body["model"] = s.model
         if s.ignore_eos:
             body.setdefault("ignore_eos", True)

@@ -37,3 +37,4 @@ bench: install
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_payloads.py
 	$(BIN)/python bench/bench_distribution.py
+	$(BIN)/python bench/bench_distributed.py

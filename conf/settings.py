@@ -279,6 +279,9 @@ def _batch_options(get: Callable[[str], Any]) -> BatchOptions:
     images = get("batch_images")
     if images not in IMAGE_MODES:
         raise SettingsError(f"--batch-images {images!r}: expected one of {', '.join(IMAGE_MODES)}")
+    if images != "none" and get("endpoint") != "chat":
+        raise SettingsError(f"--batch-images {images}: only /v1/chat/completions takes images "
+                            "(--endpoint chat)")
     return BatchOptions(lines, window, interval, longest, share, images)
 
 

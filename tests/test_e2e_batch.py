@@ -83,3 +83,13 @@ def test_batches_completed_expired_and_cancelled_match_the_emulator_line_by_line
     assert int(turnaround["Failure Count"]) == ends["expired"]
     assert int(rows[("BATCH", "cancel [batch]")]["Request Count"]) == summary["batch_cancelled"]
     assert "Batches:" in proc.stdout
+
+
+def test_a_run_that_names_no_class_sends_no_batch(tmp_path):
+    with start_emulator("--ttft-ms", "5", "--itl-ms", "1") as emulator:
+        proc, summary = run_locust(emulator.url, tmp_path, "-u", "6", "-r", "6", "-t", "2s",
+                                   "--max-tokens", "4")
+        served = emulator_batches(emulator.url)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert served == [] and "batch_completed" not in summary and summary["completed"] > 0
+    assert "batch" not in summary["per_class"]

@@ -7,13 +7,13 @@ import logging
 import gevent
 from gevent import GreenletExit
 from locust import User, constant, events, task
+from locust.runners import WorkerRunner
 
 from batch.client import BatchRun, PollPolicy
 from batch.http import BatchHttp
 from batch.jsonl import BatchInput, build_input
 from batch.options import EvenShare
 from batch.result import BatchResult
-from conf.settings import ENDPOINTS
 from payloads.batch_lines import batch_lines
 from plugin.batch_reporter import BatchRows
 from plugin.hooks import lifecycle_of
@@ -85,8 +85,6 @@ class BatchUser(User):
         lines = batch_lines(count, runtime.sampler.sample, runtime.body_for, refs,
                             runtime.images.options.text_first, tag=str(self.batches))
         try:
-            if refs is not None and runtime.settings.endpoint != ENDPOINTS["chat"]:
-                raise ValueError(f"--batch-images {images}: only /v1/chat/completions takes images")
             return build_input(lines, runtime.settings.endpoint)
         except ValueError as exc:  # BatchLimitError, PayloadError: the user's options, not a bug
             log.error("LLM batch: %s", exc)
@@ -113,6 +111,8 @@ def _only_when_asked(environment, **_kw) -> None:
     picked with ``--class-picker``): a run that names no class mixes the chat users only, as before
     batches existed. Locust drops weight-0 classes from the same list in the same way."""
     options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner):
+        return  # a worker runs what the master sends it (its command line may name no class)
     if options is None or options.user_classes or getattr(options, "class_picker", False):
         return
     if "BatchUser" in str(getattr(options, "config_users", None) or ""):

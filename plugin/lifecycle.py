@@ -55,6 +55,7 @@ from plugin.reporter import LocustReporter
 from plugin.runtime import Runtime, make_sampler, probe_target
 from reports.csv import RequestCsv, requests_path
 from reports.locust_files import write_reports
+from reports.progress import Progress
 from reports.slo import evaluate, format_results, to_json
 from servermetrics import ServerMetricsScraper, beside_client, format_block, scraper_for
 from streaming.record import RequestRecord
@@ -84,6 +85,8 @@ class Lifecycle:
         self.runs = 0
         self._seed_given = False
         self._ticker: gevent.Greenlet | None = None
+        self.progress: Progress | None = None
+        """A headless run's progress line on a terminal (None elsewhere)."""
         self.guard = RepeatedErrorGuard(0, enabled=False)
         self.prompt_warnings = PromptWarnings()
         self.stopped_early: str | None = None
@@ -220,6 +223,8 @@ class Lifecycle:
             self.guard = RepeatedErrorGuard(settings.repeated_error_requests, settings.stop_on_repeated_error)
         self.prompt_warnings = PromptWarnings()
         self.stopped_early = None
+        if not self.is_worker:
+            self.progress = Progress.for_run(self.environment.parsed_options, time.time(), self.is_master)
         if self._ticker is None or self._ticker.dead:
             self._ticker = gevent.spawn(self._tick)
         gc.collect()
@@ -280,6 +285,8 @@ class Lifecycle:
                 into.series.sample_in_flight(int(now), self.inflight.by_label())
             if not self.is_worker:
                 self.metrics.series.collapse(now - SETTLE)
+                if self.progress is not None:
+                    self.progress.show(self.metrics, now)
 
     def reset(self) -> None:
         """Locust's stats were reset (the web UI's Reset): the LLM figures start again too."""
@@ -370,9 +377,8 @@ class Lifecycle:
         """The run stopped and drained: compute its summary, once."""
         if self._ticker is not None:
             self._ticker.kill(block=False)
-        progress = getattr(self, "progress", None)
-        if progress is not None:
-            progress.close()
+        if self.progress is not None:
+            self.progress.close()
         self.load.stop()
         if self.is_worker or not self.runs or self.summary is not None:
             return  # (a master may see two stops: its own, and the last worker's leaving)

@@ -5,7 +5,10 @@ Run it with ``python -m emulator --port 0 --ttft-ms 120 --itl-ms 7`` (it prints 
 
 Endpoints: ``POST /v1/chat/completions`` and ``POST /v1/completions`` (streamed as SSE or not),
 ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (its load in vLLM's Prometheus names:
-``emulator.metrics``). Every response carries ``x-request-id`` (the completion's id).
+``emulator.metrics``). Every response carries ``x-request-id`` (the completion's id). The Batch API,
+in memory (``emulator.batch``): ``POST /v1/files``, ``POST``/``GET /v1/batches``, ``GET`` and
+``POST .../cancel`` of ``/v1/batches/{id}``, ``GET /v1/files/{id}/content``; each state's time, and
+the shares of batches that fail or expire, are set by ``--batch-*`` (``emulator.batch_config``).
 
 What it sends is real text: words that are one token each with the loaded tokenizer, so the text
 re-tokenizes to exactly ``usage.completion_tokens``. ``usage.prompt_tokens`` is the chat template's
@@ -25,5 +28,5 @@ name.
 
 Modules: config (options), validate (requests), tokens, vision, timing, script (what a stream sends),
 chunks (its bytes), player (when it sends them), faults, log, metrics (/metrics), net, server (routes),
-launch, probe.
+batch and batch_config (the Batch API), launch, probe.
 """

@@ -73,7 +73,7 @@ def test_every_custom_id_answered_once_checks_out_and_counts_tokens():
     assert report.passed and (report.ok, report.input_tokens, report.output_tokens) == (2, 10, 4)
 
 
-def test_the_seeds_own_output_line_shape_checks_out():
+def test_a_providers_documented_output_line_checks_out():
     line = (b'{"id":"73291560-xxx","custom_id":"1","response":{"status_code":200,"request_id":"73291560",'
             b'"body":{"created":1742303743,"usage":{"completion_tokens":7,"prompt_tokens":26,"total_tokens":33},'
             b'"model":"qwen3-vl-flash","id":"chatcmpl-73291560","choices":[{"finish_reason":"stop","index":0,'

@@ -6,13 +6,16 @@ the CSV files must hold every request the emulator's log served, drained ones in
 """
 
 import csv
+import json
 import os
 import pty
 import re
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
+from test_e2e_stop import stop_mid_stream
 
 from emulator.launch import start_emulator
 
@@ -161,3 +164,21 @@ def test_a_headless_run_on_a_terminal_shows_one_progress_line(tmp_path):
     lines = re.findall(r"\r\x1b\[K(\s*\d+%\|[^\r]*)\r", err)
     assert len(lines) >= 2, err[-2000:]
     assert re.search(r"\| 00:0\d<00:0\d  [\d,]+ req  [\d,]+ tok/s  TTFT p50 \d+ ms  0 errors$", lines[-1])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_mid_stream_still_writes_complete_reports_after_the_drain(tmp_path, sig):
+    """Locust writes --html before the drain on Ctrl-C and not at all on SIGTERM; ours come after it."""
+    code, summary, served, _, stderr = stop_mid_stream(
+        tmp_path, sig, "--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "run"))
+    assert code == 0, stderr[-3000:]
+    assert summary["completed"] == len(served)
+    assert len(read_csv(tmp_path / "run_llm_requests.csv")) == len(served)
+    assert locust_request_count(tmp_path / "run") == len(served)
+    html = (tmp_path / "report.html").read_text()
+    assert html.count('id="llm-report"') == 1
+    assert re.search(rf">text</td><td class=num>{len(served):,}</td>", html) or \
+        re.search(rf">Aggregated</td><td class=num>{len(served):,}</td>", html)
+    args = json.loads(re.search(r"window.templateArgs = (\{.*?\})\n", html, re.S).group(1))
+    total = args["requests_statistics"][-1]  # Locust's own Aggregated row, drained requests in
+    assert (total["name"], total["num_requests"]) == ("Aggregated", len(served))

@@ -7,6 +7,10 @@
   appended as requests are counted (on a master: as each worker's report brings them), so the
   file never waits in memory; complete once the drain has ended and the file is closed.
   Retried attempts are not rows (they are in ``--request-log``); a request is one row.
+
+Workers always keep their rows (Locust does not send ``--csv`` to workers) and ship them with
+each 3 s report: a row took 4.2 µs to build and 106 bytes of msgpack (measured with a
+256-token request), so a worker holds at most one report interval of them.
 """
 
 from __future__ import annotations

@@ -153,10 +153,10 @@ class Distributed:
         pending = self.lifecycle.pending
         if pending.requests:
             data[REPORT_KEY] = pending.to_dict()
-            self.lifecycle.pending = LlmMetrics()
+            self.lifecycle.pending = self.lifecycle.new_metrics()
 
     def _send_final(self) -> None:
-        final, self.lifecycle.pending = self.lifecycle.pending, LlmMetrics()
+        final, self.lifecycle.pending = self.lifecycle.pending, self.lifecycle.new_metrics()
         self.runner.send_message(FINAL, final.to_dict())
 
     def _on_drain(self, environment, msg) -> None:
@@ -168,7 +168,7 @@ class Distributed:
         self.runner.send_message(STOP_EARLY, {"reason": reason})
 
     def _on_reset(self, environment, msg) -> None:
-        self.lifecycle.pending = LlmMetrics()
+        self.lifecycle.pending = self.lifecycle.new_metrics()
 
     def worker_quitting(self) -> None:
         """This worker quits on its own (SIGTERM, Ctrl-C): drain, and send what is left."""

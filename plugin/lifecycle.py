@@ -42,6 +42,7 @@ import gevent
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
+from batch.result import BatchResult
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.guard import RepeatedErrorGuard
@@ -67,6 +68,9 @@ T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED = 0, 1, 2, 3
 EXIT_SLO_BREACHED, EXIT_REPEATED_ERROR, EXIT_WORKER_LOST = 4, 5, 6
 CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
+BATCH_FAILURES = ("failed", "expired", "error", "check_failed")
+"""Batch outcomes that fail the run (cancelled ones were asked for; stopped ones are the stop's)."""
+BATCH_OUTCOMES = ("completed", "cancelled", "stopped", *BATCH_FAILURES)
 
 
 class Lifecycle:
@@ -76,9 +80,9 @@ class Lifecycle:
         self.environment = environment
         self.inflight = InFlight()
         self.runtime: Runtime | None = None
-        self.metrics = self._new_metrics()
+        self.metrics = self.new_metrics()
         """This run's figures: everything counted here (a master: merged from its workers)."""
-        self.pending = self._new_metrics()
+        self.pending = self.new_metrics()
         """A worker's figures not yet sent to the master."""
         self.summary: dict | None = None
         """The last run's summary, computed once when it stopped."""
@@ -206,7 +210,7 @@ class Lifecycle:
     def test_start(self) -> None:
         """A run starts: fresh figures, the gate open, the runtime built for its options."""
         self.runs += 1
-        self.metrics, self.pending, self.summary = self._new_metrics(), self._new_metrics(), None
+        self.metrics, self.pending, self.summary = self.new_metrics(), self.new_metrics(), None
         self.distributed.run_started()
         self.inflight.gate.reopen()
         if not self.is_worker and not self._prepare_options():
@@ -290,10 +294,10 @@ class Lifecycle:
 
     def reset(self) -> None:
         """Locust's stats were reset (the web UI's Reset): the LLM figures start again too."""
-        self.metrics, self.pending = self._new_metrics(), self._new_metrics()
+        self.metrics, self.pending = self.new_metrics(), self.new_metrics()
         self.distributed.reset_workers()
 
-    def _new_metrics(self) -> LlmMetrics:
+    def new_metrics(self) -> LlmMetrics:
         """Fresh LLM figures, judged against the run's ``--goodput`` bounds. A worker keeps each
         request's CSV row to ship with its reports (its master alone knows ``--csv``: Locust sends
         workers only the options it does not define); a local run or a master writes it to
@@ -340,6 +344,10 @@ class Lifecycle:
             reason = self.guard.feed(record)
             if reason is not None:
                 self.stop_early(reason)
+
+    def count_batch(self, result: BatchResult) -> None:
+        """Count one finished batch of the Batch API workload, exactly once."""
+        (self.pending if self.is_worker else self.metrics).add_batch(result)
 
     def stop_early(self, reason: str) -> None:
         """An error that will only repeat: stop the run (a worker asks its master to)."""
@@ -451,10 +459,12 @@ class Lifecycle:
         """The process's exit code from the run's final outcomes (see the module docstring)."""
         if self.stopped_early is not None:
             return EXIT_REPEATED_ERROR
-        if summary["completed"] + summary["failed"] == 0:
+        batches = sum(summary.get(f"batch_{outcome}", 0) for outcome in BATCH_OUTCOMES)
+        if summary["completed"] + summary["failed"] + batches == 0:
             log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
             return EXIT_NOTHING_COUNTED
         failed = summary["failed"] - summary["cancelled_by_stop"]
+        failed += sum(summary.get(f"batch_{outcome}", 0) for outcome in BATCH_FAILURES)
         slos = summary.get("slos") or []
         error_budget = any(slo["name"] == "error_rate" for slo in slos)  # failures judged by the SLO
         runner = self.environment.runner

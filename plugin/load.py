@@ -140,7 +140,9 @@ class LoadControl:
             out["sweep"] = self.sweep.summary(self.lifecycle.metrics.steps, settings)
             return out
         sent = summary["completed"] + summary["failed"]
-        window = (self.stopping_at or time.time()) - self.measure_from
+        # from the first request sent (a worker starts sending once its runtime is built) to the stop
+        first = self.lifecycle.metrics.overall().wall_first or self.measure_from
+        window = (self.stopping_at or time.time()) - max(first, self.measure_from)
         achieved = sent / window if window > 0 else 0.0
         target = None if load.ramp or load.rate_steps or load.sweep else load.request_rate
         out.update({"request_rate_target": target, "request_rate_achieved": achieved,

@@ -46,3 +46,17 @@ def test_users_that_cannot_keep_up_show_it_in_queue_time_and_achieved_rate(tmp_p
     assert summary["request_rate_achieved"] < 5  # 4 users, 2 s each: ~2 requests/s
     assert summary["p99_queue_ms"] > 2000  # arrivals waited for a free user, and it shows
     assert "could not keep up" in proc.stderr
+
+
+def test_the_rate_is_split_across_workers_and_their_arrivals_merge_to_it(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator(*SLOW, "--log", str(log)) as emulator:
+        proc, summary = run_locust(
+            emulator.url, tmp_path, "-u", "80", "-r", "80", "-t", "12s", "--max-tokens", "100",
+            "--request-rate", "20", "--seed", "1", "--processes", "2", "TextChatUser",
+        )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    gaps = arrival_gaps(log)
+    assert statistics.mean(gaps) == pytest.approx(1 / 20, rel=0.07)  # 10/s each, 20/s merged
+    assert statistics.stdev(gaps) / statistics.mean(gaps) == pytest.approx(1.0, abs=0.15)  # still Poisson
+    assert summary["workers_reported"] == 2 and summary["kept_up"] is True

@@ -61,14 +61,7 @@ def test_a_bad_slo_stops_before_the_run_with_one_line(tmp_path):
     assert "Traceback" not in proc.stderr and summary is None
 
 
-WIRED = "_new_metrics" in (REPO / "plugin" / "distributed.py").read_text()
-"""A worker's metrics after each report carry the goodput bounds and CSV rows (plugin/distributed.py
-makes them with the lifecycle's _new_metrics)."""
-NOT_WIRED = "needs plugin/distributed.py to make a worker's pending metrics with lifecycle._new_metrics()"
-
-
-@pytest.mark.parametrize("processes", [(), pytest.param(("--processes", "2"), marks=pytest.mark.skipif(
-    not WIRED, reason=NOT_WIRED))], ids=["local", "master-and-2-workers"])
+@pytest.mark.parametrize("processes", [(), ("--processes", "2")], ids=["local", "master-and-2-workers"])
 def test_goodput_share_is_what_the_servers_ttft_distribution_gives(tmp_path, processes):
     """TTFT uniform on 50..150 ms and a 125 ms bound: 75 % of requests are good, and exactly
     those the emulator served in time (the client's TTFT is a little later than the server's)."""
@@ -80,7 +73,7 @@ def test_goodput_share_is_what_the_servers_ttft_distribution_gives(tmp_path, pro
                                    "TextChatUser", "--goodput", "ttft:125")
     assert proc.returncode == 0, proc.stderr[-3000:]
     served = read_jsonl(log)
-    assert len(served) >= 600
+    assert len(served) >= 300  # enough for the share to be within 0.05 (its sd: 0.025 at 300)
     assert summary["goodput"] == {"ttft": 125.0}
     assert summary["goodput_share"] == pytest.approx(0.75, abs=0.05)
     in_time = sum(r["ttft_ms"] <= 125 for r in served) / len(served)
@@ -130,7 +123,6 @@ def test_the_csvs_hold_every_request_the_emulator_served_drained_ones_too(tmp_pa
     check_csvs(tmp_path, summary, served)
 
 
-@pytest.mark.skipif(not WIRED, reason=NOT_WIRED)
 def test_a_master_writes_every_workers_requests_to_its_csv(tmp_path):
     summary, served = csv_run(tmp_path, "--processes", "2")
     assert summary["workers_reported"] == 2

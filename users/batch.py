@@ -13,7 +13,6 @@ from batch.client import BatchRun, PollPolicy
 from batch.http import BatchHttp
 from batch.jsonl import BatchInput, build_input
 from batch.options import EvenShare
-from batch.result import BatchResult
 from payloads.batch_lines import batch_lines
 from plugin.batch_reporter import BatchRows
 from plugin.hooks import lifecycle_of
@@ -70,7 +69,7 @@ class BatchUser(User):
             except RequestCancelled as exc:  # the drain ran out of time: cancel, and count what there is
                 result = run.stopped(exc.reason, wait=False)
             self.rows.batch_done(result)
-            count_batch(self.lifecycle, result)
+            self.lifecycle.count_batch(result)
         finally:
             inflight.end(flight)
         if result.outcome == "stopped":
@@ -118,13 +117,3 @@ def _only_when_asked(environment, **_kw) -> None:
     if "BatchUser" in str(getattr(options, "config_users", None) or ""):
         return
     environment.user_classes[:] = [c for c in environment.user_classes if c is not BatchUser]
-
-
-def count_batch(lifecycle, result: BatchResult) -> None:
-    """Count a finished batch once: through the lifecycle's ``count_batch`` when it has one, else
-    straight into the figures it ships (a worker's pending ones, or the run's)."""
-    count = getattr(lifecycle, "count_batch", None)
-    if count is not None:
-        count(result)
-        return
-    (lifecycle.pending if lifecycle.is_worker else lifecycle.metrics).add_batch(result)

@@ -10,7 +10,6 @@ import argparse
 import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
@@ -41,16 +40,19 @@ def main() -> None:
                              "--host", emulator.url, *CLASSES], Path(tmp))
         try:
             wait_until(lambda: answers(f"{base}/"), "web UI", procs=[proc])
-            with chromium_page(width=1440, height=1000) as page:
+            # a viewport as tall as the page: a full-page screenshot resizes it, and Locust's tab
+            # bar can catch that resize and show its scroll buttons in the picture
+            with chromium_page(width=1440, height=2050) as page:
                 page.emulate_media(color_scheme="dark" if args.dark else "light")
                 page.goto(f"{base}/")
                 start_run(page, users=12, max_tokens=96)
                 page.get_by_role("tab", name="LLM").click()
-                time.sleep(args.seconds)
-                with page.expect_response(lambda response: "/llm/live" in response.url):
-                    pass  # right after a poll, once the charts' update animation is over
-                time.sleep(SETTLE_CHARTS)
-                page.screenshot(path=str(args.path), full_page=True)
+                page.wait_for_timeout(args.seconds * 1000)
+                # right after a poll, once the charts' update animation is over
+                charts = "document.querySelector('[data-testid=llm-charts]').dataset.seconds"
+                page.wait_for_function(f"seen => {charts} !== seen", arg=page.evaluate(charts))
+                page.wait_for_timeout(SETTLE_CHARTS * 1000)
+                page.screenshot(path=str(args.path))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)

@@ -86,9 +86,11 @@ function ClassPicker({ classes, selected, onChange }) {
 
 function Charts({ live, selected, isDarkMode }) {
   const rows = selected === ALL ? live.rows.all : live.rows.per_class[selected] || [];
+  const figures = selected === ALL ? live.summary : live.summary.per_class[selected] || {};
   const charts = chartData(rows, {
     completeUntil: live.complete_until,
     final: live.final,
+    longestSeconds: (figures.max_e2el_ms || 0) / 1000,
     stepSeconds: live.series.step_s,
   });
   if (!charts) {
@@ -107,7 +109,8 @@ function Charts({ live, selected, isDarkMode }) {
     <Box
       data-seconds={charts.time.length}
       data-testid='llm-charts'
-      sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: '1fr', lg: '1fr 1fr' } }}
+      // minmax(0, 1fr): a chart's canvas, sized in pixels, never widens its column
+      sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', lg: 'repeat(2, minmax(0, 1fr))' } }}
     >
       {specs.map((spec, index) => (
         // remounted for each run (or Reset) and class: Locust's chart fixes its time axis' start at mount

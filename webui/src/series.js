@@ -91,12 +91,17 @@ export function timeAxis(charts) {
  * Locust's LineChart data ({time: [iso], key: [[iso, value]]}) for every second from the
  * first row to the last complete one (`completeUntil`, exclusive; every row once the run is
  * final); null when there is nothing to draw yet.
+ *
+ * A request's output tokens are counted, in the seconds they arrived, when the request ends:
+ * while the run goes on, the last seconds still miss the tokens of requests in flight, so the
+ * tokens line stops `longestSeconds` (the longest request so far) before the others.
  */
-export function chartData(rows, { completeUntil, final, stepSeconds = 1 }) {
+export function chartData(rows, { completeUntil, final, longestSeconds = 0, stepSeconds = 1 }) {
   const shown = final ? rows : rows.filter(row => row.t < completeUntil);
   if (!shown.length) {
     return null;
   }
+  const tokensUntil = final ? Infinity : completeUntil - Math.ceil(longestSeconds);
   const keys = [...RATES, 'ttft_p50_ms', 'ttft_p95_ms', 'itl_p50_ms', 'itl_p95_ms', 'tpot_p50_ms', 'tpot_p95_ms'];
   const charts = Object.fromEntries(keys.map(key => [key, []]));
   charts.time = [];
@@ -108,7 +113,8 @@ export function chartData(rows, { completeUntil, final, stepSeconds = 1 }) {
     const time = new Date(t * 1000).toISOString();
     charts.time.push(time);
     for (const key of keys) {
-      charts[key].push([time, valueOf(row, key, stepSeconds)]);
+      const provisional = key === 'output_tokens' && t >= tokensUntil;
+      charts[key].push([time, provisional ? null : valueOf(row, key, stepSeconds)]);
     }
   }
   return charts;

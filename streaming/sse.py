@@ -6,8 +6,8 @@ common one-line shape on a fast path. What sseclient-py lacks is time:
 :class:`TimedChunks` stamps each chunk with ``perf_counter()`` the moment the read
 returns, so an event's time is the arrival of the bytes that completed it.
 
-Feed it a reader that returns as soon as bytes are there (for geventhttpclient,
-``response.readline(b"\\n")``), never one that waits to fill a buffer.
+Feed it a reader that returns as soon as bytes are there (the transport hands on each socket
+read), never one that waits to fill a buffer.
 """
 
 from __future__ import annotations
@@ -19,23 +19,47 @@ from sseclient import SSEClient
 
 
 class TimedChunks:
-    """An iterable of byte chunks from ``read()`` that remembers when the last one came.
+    """An iterable of byte chunks that remembers when the last one came.
 
-    ``read`` returns ``b""`` at the end of the body. ``clock`` is a parameter so tests can
-    script time.
+    Two kinds of source: ``read()`` returning bytes, each stamped by ``clock()`` when the read
+    returns (``clock`` is a parameter so tests can script time); or, through
+    :meth:`attach_stamped`, a source that stamps each piece itself with its bytes' arrival (the
+    transport's kernel stamps). Either returns ``b""`` at the end of the body. The source may
+    be attached after construction: a request's timeouts watch ``t_last`` from its send on,
+    before the response (and so its reader) exists.
     """
 
-    __slots__ = ("_read", "_clock", "t_last", "nbytes")
+    __slots__ = ("_read", "_clock", "_stamped", "t_last", "nbytes")
 
-    def __init__(self, read: Callable[[], bytes], clock: Callable[[], float] = perf_counter) -> None:
-        self._read = read
+    def __init__(
+        self, read: Callable[[], bytes] | None = None, clock: Callable[[], float] = perf_counter
+    ) -> None:
+        self._read = read or _nothing
         self._clock = clock
+        self._stamped: Callable[[], tuple[bytes, float]] | None = None
         self.t_last = 0.0
         """Arrival time of the most recent chunk."""
         self.nbytes = 0
         """Bytes received so far."""
 
+    def attach(self, read: Callable[[], bytes], clock: Callable[[], float] = perf_counter) -> None:
+        """Read chunks from ``read``, each stamped by ``clock()`` when it returns."""
+        self._read, self._clock, self._stamped = read, clock, None
+
+    def attach_stamped(self, read: Callable[[], tuple[bytes, float]]) -> None:
+        """Read ``(chunk, arrival time)`` pairs from ``read``: the source's stamps are kept."""
+        self._stamped = read
+
     def __iter__(self) -> Iterator[bytes]:
+        stamped = self._stamped
+        if stamped is not None:
+            while True:
+                chunk, t = stamped()
+                if not chunk:
+                    return
+                self.t_last = t
+                self.nbytes += len(chunk)
+                yield chunk
         read = self._read
         clock = self._clock
         while True:
@@ -48,6 +72,10 @@ class TimedChunks:
 
     def close(self) -> None:
         """Part of the event-source protocol sseclient-py expects; the transport owns the socket."""
+
+
+def _nothing() -> bytes:
+    return b""
 
 
 class SSEDecoder:

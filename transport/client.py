@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Protocol
 
+import httptools
 import orjson
 from gevent import GreenletExit
-from geventhttpclient.response import HTTPSocketPoolResponse
 
 from streaming.record import RequestRecord
 from streaming.sse import TimedChunks
 from streaming.stream import consume_response
-from transport.http import StreamingHttp, arrival_clock
+from transport.http import Response, StreamingHttp
 from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, Flight, InFlight, RequestCancelled
+from transport.tls import describe
+from transport.wire import ConnectionClosed
 
 
 class StopRequested(Exception):  # noqa: N818 - a signal to the caller, not an error
@@ -158,17 +160,16 @@ class ChatClient:
         request failed on a reused connection before any byte of a response: the server had
         closed it, so the request was never answered and may go out again.
         """
-        response: HTTPSocketPoolResponse | None = None
+        response: Response | None = None
         record.wall_start, record.t_start, record.t_end = time.time(), perf_counter(), 0.0
-        chunks = TimedChunks(lambda: b"")
+        chunks = TimedChunks()
         flight.attempt(record.t_start, lambda: chunks.t_last, lambda: bool(record.token_times))
         try:
             response = self.http.post(path, payload, "text/event-stream" if streamed else "application/json")
-            sock = self.http.socket
-            if sock is not None and sock.sent:
-                record.t_start = sock.sent  # when the request really left, after any connect
-            chunks._read = _line_reader(response)
-            chunks._clock = arrival_clock(sock)
+            conn = self.http.socket
+            if conn is not None and conn.sent:
+                record.t_start = conn.sent  # when the request really left, after any connect
+            chunks.attach_stamped(response.read)  # each read's body, stamped with its arrival
             self._read(response, chunks, path, streamed, record)
         except RequestCancelled as exc:
             record.error = exc.reason
@@ -184,7 +185,7 @@ class ChatClient:
 
     def _read(
         self,
-        response: HTTPSocketPoolResponse,
+        response: Response,
         chunks: TimedChunks,
         path: str,
         streamed: bool,
@@ -202,28 +203,6 @@ class ChatClient:
         )
 
 
-def _line_reader(response: HTTPSocketPoolResponse) -> Callable[[], bytes]:
-    """Whatever body bytes are in, as soon as one whole line is: never waits for a buffer to fill.
-
-    ``readline(b"\n")`` returns the moment a newline is buffered; the rest of what the same
-    socket reads brought is taken along (it arrived at the same time), so a burst of events
-    costs one call, not two per event. A partial line at the end is fine: the SSE parser
-    joins pieces across chunks.
-    """
-    readline = response.readline
-    buffered = response._body_buffer  # geventhttpclient's parsed-body buffer (pinned version)
-
-    def read() -> bytes:
-        line = readline(b"\n")
-        if not buffered:
-            return line
-        rest = bytes(buffered)
-        del buffered[:]
-        return line + rest
-
-    return read
-
-
 def transport_error(exc: BaseException, http: StreamingHttp) -> str:
     """A short, stable reason for a failure below HTTP (groups well in Locust's failure table)."""
     where = str(http.target)
@@ -234,12 +213,11 @@ def transport_error(exc: BaseException, http: StreamingHttp) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timeout: connecting"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS error: {exc.reason or exc.__class__.__name__}"
+        return f"TLS error: {describe(exc)}"
     if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.EPIPE:
         return "connection reset by server"
-    name = exc.__class__.__name__
-    if name in ("HTTPConnectionClosed", "HTTPParseError", "HTTPProtocolViolationError"):
-        sock = http.socket
-        answered = sock is not None and sock.received > 0
+    if isinstance(exc, ConnectionClosed | httptools.HttpParserError):
+        conn = http.socket
+        answered = conn is not None and conn.received > 0
         return "connection closed mid-response" if answered else "connection closed before the response"
-    return f"{name}: {' '.join(str(exc).split())[:120]}"
+    return f"{exc.__class__.__name__}: {' '.join(str(exc).split())[:120]}"

@@ -1,162 +1,37 @@
-"""HTTP for streamed requests, on geventhttpclient: headers in, then lines as they arrive.
+"""HTTP/1.1 for streamed requests over one kept-alive connection per simulated user.
 
-``readline(b"\\n")`` returns as soon as a newline is buffered, so every SSE line is
-stamped when its bytes arrive; readers that fill a buffer first (``read(n)``,
-``iter_content``) would batch tokens and ruin TTFT and ITL.
+Our own small client on public APIs (stdlib sockets and ``ssl``, gevent's waits and watchers,
+``httptools`` for framing): :mod:`transport.wire` reads each socket the moment bytes arrive and
+stamps them with the kernel's arrival time; :mod:`transport.http1` parses the response and
+hands on every read's body at once.
 
-A kept-alive connection may have been closed by the server while it sat in the pool:
-llama-server closes the socket right after each streamed response although it sends
-``Keep-Alive: timeout=5, max=100``, and a client that reuses it at once lost 3-20 % of its
-streamed requests as false failures (README, "Servers"). So a pooled connection is checked
-for a close before it is reused (:func:`closed_by_peer`), and :meth:`StreamingHttp.unanswered_reuse`
-tells the client when a request failed on a reused connection before any response byte came,
-so it can be sent once more on a fresh one.
+A kept-alive connection may have been closed by the server while it sat idle: llama-server
+closes the socket right after each streamed response although it sends ``Keep-Alive:
+timeout=5, max=100``, and a client that reuses it at once lost 3-20 % of its streamed requests
+as false failures (README, "Servers"). So an idle connection is checked for a close before it
+is reused, and :meth:`StreamingHttp.unanswered_reuse` tells the client when a request failed on
+a reused connection before any response byte came, so it can be sent once more on a fresh one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
-import socket
 import ssl
-import struct
-import sys
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from time import perf_counter
-from urllib.parse import urlsplit
 
-from geventhttpclient import HTTPClient
-from geventhttpclient.response import HTTPSocketPoolResponse
+from conf.target import Target
+from transport.http1 import Response, request_head
+from transport.tls import client_context
+from transport.wire import Connection
 
-SO_TIMESTAMPNS = 35  # Linux (x86-64, arm64): the kernel stamps each packet's arrival; SCM_TIMESTAMPNS too
-_TIMESPEC = struct.Struct("qq")
-_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
-
-
-class StampedSocket:
-    """A socket that notes when a request left and when each read's bytes arrived.
-
-    ``sent`` is ``perf_counter()`` at the first send after the last read: the moment the
-    current request was handed to the kernel (connecting and waiting for a pooled
-    connection come before it). ``rx_time`` is the kernel's arrival time of the last
-    read's bytes (``SO_TIMESTAMPNS``, as a ``time.time()`` value) or 0.0 when there is none
-    (TLS, other platforms): a stamp taken in Python when ``recv`` returns is late by however
-    long the event loop was busy with other streams; the kernel's is not.
-    """
-
-    __slots__ = ("_sock", "rx_time", "sent", "received", "_reading", "_stamps")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self.rx_time = 0.0
-        self.sent = 0.0
-        self.received = 0
-        """Bytes read since the current request was sent (0: the server has not answered)."""
-        self._reading = True
-        self._stamps = False
-        if _ANCILLARY and sys.platform.startswith("linux") and not hasattr(sock, "_sslobj"):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self._stamps = True
-            except OSError:
-                pass
-
-    def sendall(self, data: bytes, flags: int = 0) -> None:
-        if self._reading:
-            self.sent, self.received, self._reading = perf_counter(), 0, False
-        self._sock.sendall(data, flags)
-
-    def recv(self, size: int, flags: int = 0) -> bytes:
-        self._reading = True
-        if flags or not self._stamps:
-            data = self._sock.recv(size, flags)
-            if not flags & socket.MSG_PEEK:
-                self.received += len(data)
-            return data
-        data, ancillary, _, _ = self._sock.recvmsg(size, _ANCILLARY)
-        self.received += len(data)
-        self.rx_time = 0.0
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(payload) >= _TIMESPEC.size:
-                seconds, nanos = _TIMESPEC.unpack_from(payload)
-                self.rx_time = seconds + nanos * 1e-9
-        return data
-
-    def __getattr__(self, name: str):
-        return getattr(self._sock, name)
-
-
-def closed_by_peer(sock: StampedSocket) -> bool:
-    """True when an idle pooled connection cannot carry another request.
-
-    An idle kept-alive socket has nothing to read; readable means the server closed it (EOF),
-    reset it, or sent bytes no request asked for. A zero-timeout ``poll`` never blocks (a
-    ``recv`` with ``MSG_DONTWAIT`` would, on a gevent socket, wait instead of failing), and is
-    what urllib3's ``is_connection_dropped`` does.
-    """
-    try:
-        fd = sock.fileno()
-        if fd < 0:
-            return True
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
-    except (OSError, ValueError):
-        return True
-
-
-def arrival_clock(sock: StampedSocket | None) -> Callable[[], float]:
-    """A clock for a response's reads: the kernel's arrival time of the last read's bytes on
-    the ``perf_counter()`` scale where the socket has it, else ``perf_counter()`` at return."""
-    if sock is None or not sock._stamps:
-        return perf_counter
-    offset = time.time() - perf_counter()
-
-    def clock() -> float:
-        now = perf_counter()
-        rx = sock.rx_time
-        return min(rx - offset, now) if rx else now
-
-    return clock
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where requests go: scheme, host, port and an optional path prefix (e.g. a gateway's)."""
-
-    scheme: str
-    host: str
-    port: int
-    prefix: str = ""
-
-    @classmethod
-    def parse(cls, url: str) -> Target:
-        """Parse ``http(s)://host[:port][/prefix]``; ``ValueError`` names the bad value."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"--host {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise ValueError(f"--host {url!r}: bad port") from None
-        prefix = parts.path.rstrip("/")
-        if prefix.endswith("/v1"):
-            prefix = prefix[:-3]
-        return cls(parts.scheme, parts.hostname, port, prefix)
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}{self.prefix}"
+__all__ = ["StreamingHttp", "Target", "Response"]
 
 
 class StreamingHttp:
     """One kept-alive connection to the target (one per simulated user).
 
-    ``post`` returns once the status line and headers are in; the caller reads the body
-    line by line with ``response.readline(b"\\n")`` and must hand the response back to
-    :meth:`finish`, which reuses the connection only when the body was read to its end.
+    :meth:`post` returns once the status line and headers are in; the caller reads the body
+    with ``response.read()`` and hands the response back to :meth:`finish`, which keeps the
+    connection only when the body was read to its end and the server allows it.
     """
 
     def __init__(
@@ -165,57 +40,34 @@ class StreamingHttp:
         headers: dict[str, str],
         connect_timeout: float = 10.0,
         verify_tls: bool = True,
+        ca_cert: str | None = None,
     ) -> None:
         self.target = target
-        self._headers = {
-            "Content-Type": "application/json",
-            "Accept-Encoding": "identity",
-            **headers,
-        }
-        self._kw = {
-            "connection_timeout": connect_timeout,
-            # No per-read socket timeout: gevent arms a timer for every blocking read, ~10 µs a
-            # token on this path; the client's IdleWatchdog enforces the idle timeout instead.
-            "network_timeout": None,
-            "concurrency": 1,
-            "block_size": 65536,
-        }
-        if target.scheme == "https":
-            self._kw["ssl"] = True
-            if not verify_tls:
-                self._kw["insecure"] = True
-                self._kw["ssl_options"] = {"cert_reqs": ssl.CERT_NONE}
-        self.socket: StampedSocket | None = None
-        """The socket of the latest request (its send and arrival stamps)."""
+        self._headers = {"User-Agent": "llm-locust", "Content-Type": "application/json",
+                         "Accept-Encoding": "identity", **headers}
+        self.connect_timeout = connect_timeout
+        self._context: ssl.SSLContext | None = client_context(verify_tls, ca_cert) if target.tls else None
+        self.socket: Connection | None = None
+        """The connection of the latest request (its send and arrival stamps)."""
         self.reused = False
         """True when the latest request went out on a connection an earlier exchange left open."""
         self.dropped = 0
         """Kept-alive connections found closed by the server before reuse, and replaced."""
-        self._kept = False
-        """True while the connection of the last exchange waits in the pool for the next one."""
-        self._client = self._connect()
+        self._idle: Connection | None = None
+        """The connection the last exchange left open for the next one."""
 
-    def _connect(self) -> HTTPClient:
-        client = HTTPClient(self.target.host, self.target.port, **self._kw)
-        pool = client._connection_pool  # geventhttpclient's pool (pinned version): stamp its sockets
-        get_socket = pool.get_socket
-
-        def stamped_socket() -> StampedSocket:
-            sock = get_socket()
-            reused = isinstance(sock, StampedSocket)  # a fresh socket is the pool's own, unwrapped
-            if reused and closed_by_peer(sock):
-                pool.release_socket(sock)
-                sock, reused = get_socket(), False
-            if self._kept and not reused:  # closed by the server while pooled (seen here or by the pool)
-                self.dropped += 1
-            self._kept = False
-            if not isinstance(sock, StampedSocket):
-                sock = StampedSocket(sock)
-            self.socket, self.reused = sock, reused
-            return sock
-
-        pool.get_socket = stamped_socket
-        return client
+    def _connection(self) -> Connection:
+        conn, self._idle = self._idle, None
+        if conn is not None and conn.closed_by_peer():
+            conn.close()
+            self.dropped += 1
+            conn = None
+        self.reused = conn is not None
+        if conn is None:
+            self.socket = None
+            conn = Connection.open(self.target.host, self.target.port, self.connect_timeout, self._context)
+        self.socket = conn
+        return conn
 
     def unanswered_reuse(self) -> bool:
         """True when the latest request failed on a reused connection before any response byte.
@@ -224,31 +76,64 @@ class StreamingHttp:
         every streamed response) or as it arrived: it was not answered, so it may be sent once
         more on a fresh connection (curl and Go's net/http do the same).
         """
-        sock = self.socket
-        return self.reused and sock is not None and sock.received == 0
+        conn = self.socket
+        return self.reused and conn is not None and conn.received == 0
 
-    def post(self, path: str, body: bytes, accept: str) -> HTTPSocketPoolResponse:
-        """Send a JSON body; return the response with its headers read."""
-        headers = {**self._headers, "Accept": accept}
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> Response:
+        """Send one request on the kept connection (or a new one); return with the headers read.
+
+        Redirects are answers like any other: never followed, so credentials go nowhere else.
+        """
         self.socket, self.reused = None, False
-        return self._client.request("POST", self.target.prefix + path, body=body, headers=headers)
+        conn = self._connection()
+        head = request_head(method, self.target.prefix + path, self.target.authority,
+                            {**self._headers, **(headers or {})}, len(body) if body is not None else None)
+        conn.start_reading()
+        conn.send_request(head + body if body else head)
+        response = Response(conn)
+        response.read_headers()
+        return response
+
+    def post(self, path: str, body: bytes, accept: str) -> Response:
+        """Send a JSON body; return the response with its headers read."""
+        return self.request("POST", path, body, {"Accept": accept})
+
+    def get(self, path: str, limit: int = 1 << 24) -> tuple[Response, bytes]:
+        """A whole GET: the response and its body (up to ``limit`` bytes); the connection is kept."""
+        response = None
+        try:
+            response = self.request("GET", path, headers={"Accept": "application/json"})
+            return response, response.read_all(limit)
+        finally:
+            self.finish(response)
 
     def preconnect(self) -> None:
         """Open the connection ahead of the first request (errors wait for that request)."""
-        pool = self._client._connection_pool
-        with contextlib.suppress(OSError):
-            pool.return_socket(pool.get_socket())
-            self._kept = True
+        if self._idle is None:
+            try:
+                self._idle = Connection.open(self.target.host, self.target.port, self.connect_timeout,
+                                             self._context)
+            except (OSError, ssl.SSLError):
+                self._idle = None
 
-    def finish(self, response: HTTPSocketPoolResponse | None) -> None:
-        """Give the connection back, or drop it when the body was not read to its end."""
-        if response is not None and response.message_complete:
-            self._kept = not response.should_close()
-            response.release()
+    def finish(self, response: Response | None) -> None:
+        """Keep the connection for the next request, or close it now when the body was not read to
+        its end (a stream given up, an error) or the server will not take another request."""
+        conn = self.socket
+        if conn is None:
             return
-        self._kept = False
-        self._client.close()
-        self._client = self._connect()
+        if response is not None and response.done_seen:
+            with contextlib.suppress(Exception):  # the answer is complete; only the reuse is lost
+                response.finish_after_done()
+        conn.stop_reading()
+        if response is not None and not response.should_close() and not conn.closed:
+            self._idle = conn
+            return
+        conn.close()
 
     def close(self) -> None:
-        self._client.close()
+        for conn in (self._idle, self.socket):
+            if conn is not None:
+                conn.close()
+        self._idle = None

@@ -1,0 +1,148 @@
+"""An HTTP/1.1 response read off a :class:`~transport.wire.Connection`, parsed by ``httptools``.
+
+``httptools`` (llhttp, the parser behind uvicorn) does the framing: status line, headers,
+chunked or fixed-length bodies. A body read hands on everything one socket read brought as one
+piece, with that read's arrival time, so every complete SSE event of a read is parsed at once.
+
+An event stream ends at ``data: [DONE]``: some servers hold the body open after it, and a
+client that read on turned a finished answer into an idle timeout. What follows ``[DONE]`` in
+the same read is kept; the connection is reused only if the body also ended within
+:data:`DONE_GRACE` (vLLM writes the last chunk of a chunked body just after ``[DONE]``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import gevent
+import httptools
+
+from transport.wire import Connection, ConnectionClosed
+
+DONE_GRACE = 0.05
+"""Seconds the end of a body may take to follow ``[DONE]`` for the connection to be reused."""
+_DONE = re.compile(rb"(?:^|[\r\n])data: ?\[DONE\][ \t]*(?:\r\n|\n|\r)")
+_NO_BODY = frozenset({204, 304})
+
+
+def request_head(
+    method: str, path: str, authority: str, headers: dict[str, str], length: int | None
+) -> bytes:
+    """The request line and headers of one request, ready to send."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {authority}"]
+    lines.extend(f"{name}: {value}" for name, value in headers.items())
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class Response:
+    """One response: ``status_code`` and headers once :meth:`read_headers` returns, then the body.
+
+    :meth:`read` gives ``(body bytes, arrival time)`` per socket read and ``(b"", t)`` at the end.
+    ``message_complete`` says the body ended as its framing says (the connection may be reused).
+    """
+
+    __slots__ = ("_conn", "_parser", "_body", "status_code", "headers", "headers_complete",
+                 "message_complete", "_close_delimited", "_event_stream", "_ended", "_t", "_tail",
+                 "done_seen", "_keep_alive")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._parser = httptools.HttpResponseParser(self)
+        self._body: list[bytes] = []
+        self.status_code = 0
+        self.headers: dict[str, str] = {}
+        self.headers_complete = False
+        self.message_complete = False
+        self._close_delimited = False
+        self._keep_alive = False
+        self._event_stream = False
+        self._ended = False
+        self._t = 0.0
+        self._tail = b""
+        self.done_seen = False
+        """An event stream's ``data: [DONE]`` was read: the body is over for the reader."""
+
+    # httptools callbacks
+    def on_header(self, name: bytes, value: bytes) -> None:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+
+    def on_headers_complete(self) -> None:
+        self.status_code = self._parser.get_status_code()
+        self.headers_complete = True
+        self._keep_alive = self._parser.should_keep_alive()  # llhttp resets it once the message ends
+        framed = "content-length" in self.headers or "chunked" in self.headers.get("transfer-encoding", "")
+        self._close_delimited = not framed and self.status_code not in _NO_BODY and self.status_code >= 200
+        self._event_stream = self.headers.get("content-type", "").startswith("text/event-stream")
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.message_complete = True
+
+    # reading
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A header's value (names are case-insensitive)."""
+        return self.headers.get(name.lower(), default)
+
+    def should_close(self) -> bool:
+        """True when the connection cannot carry another request after this response."""
+        return not self.message_complete or self._close_delimited or not self._keep_alive
+
+    def read_headers(self) -> None:
+        """Read until the status line and headers are in (body bytes that came along are kept)."""
+        while not self.headers_complete:
+            data, t = self._conn.read()
+            if not data:
+                raise ConnectionClosed("closed before the response headers")
+            self._t = t
+            self._parser.feed_data(data)
+
+    def read(self) -> tuple[bytes, float]:
+        """The body bytes of the next socket read (``b""`` once the body is over) and their time."""
+        body = self._body
+        while not body:
+            if self._ended or self.message_complete:
+                self._ended = True
+                return b"", self._t
+            data, t = self._conn.read()
+            self._t = t
+            if not data:
+                if self._close_delimited:
+                    self.message_complete = self._ended = True
+                    return b"", t
+                raise ConnectionClosed("closed mid-body")
+            self._parser.feed_data(data)
+        piece = body[0] if len(body) == 1 else b"".join(body)
+        body.clear()
+        if self._event_stream and b"[DONE]" in piece and _DONE.search(self._tail + piece):
+            self.done_seen = self._ended = True
+        self._tail = piece[-16:]
+        return piece, self._t
+
+    def read_all(self, limit: int = 1 << 24) -> bytes:
+        """The whole body (up to ``limit`` bytes)."""
+        parts, size = [], 0
+        while size <= limit:
+            piece, _ = self.read()
+            if not piece:
+                break
+            parts.append(piece)
+            size += len(piece)
+        return b"".join(parts)
+
+    def finish_after_done(self, grace: float = DONE_GRACE) -> None:
+        """After ``[DONE]``, give the body ``grace`` seconds to end, so the connection can be reused."""
+        if self.message_complete or not self.done_seen:
+            return
+        with gevent.Timeout(grace, False):
+            while not self.message_complete:
+                data, self._t = self._conn.read()
+                if not data:
+                    return
+                self._parser.feed_data(data)
+                self._body.clear()

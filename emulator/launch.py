@@ -10,6 +10,7 @@ import http.client
 import os
 import re
 import selectors
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import IO
 from urllib.parse import urlsplit
 
-_ANNOUNCE = re.compile(r"^emulator listening on (http://\S+)$")
+_ANNOUNCE = re.compile(r"^emulator listening on (https?://\S+)$")
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
@@ -107,8 +108,12 @@ def _read_url(process: subprocess.Popen[str], deadline: float) -> str:
 
 def _wait_healthy(url: str, deadline: float) -> None:
     parts = urlsplit(url)
+    unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # our own loopback emulator, with a test CA
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
     while time.monotonic() < deadline:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=1)
+        connection: http.client.HTTPConnection = (
+            http.client.HTTPSConnection(parts.hostname, parts.port, timeout=1, context=unverified)
+            if parts.scheme == "https" else http.client.HTTPConnection(parts.hostname, parts.port, timeout=1))
         try:
             connection.request("GET", "/health")
             if connection.getresponse().status == 200:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -306,14 +307,18 @@ def build_app(emulator: Emulator) -> web.Application:
     return app
 
 
-async def serve(emulator: Emulator, sock: socket.socket, url: str, stop: asyncio.Event) -> None:
-    """Serve the emulator on `sock` until `stop` is set; announces `url` on stdout once listening."""
+async def serve(
+    emulator: Emulator, sock: socket.socket, url: str, stop: asyncio.Event,
+    ssl_context: ssl.SSLContext | None = None,
+) -> None:
+    """Serve the emulator on `sock` until `stop` is set (HTTPS with `ssl_context`); announces `url` on
+    stdout once listening."""
     runner = web.AppRunner(build_app(emulator), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     assert runner.server is not None
     loop = asyncio.get_running_loop()
     factory = emulator.arrivals.protocol_factory(runner.server)
-    server = await loop.create_server(factory, sock=sock, backlog=1024)
+    server = await loop.create_server(factory, sock=sock, backlog=1024, ssl=ssl_context)
     try:
         print(f"emulator listening on {url}", flush=True)
         await stop.wait()

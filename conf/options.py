@@ -90,7 +90,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--api-key-env", str, "OPENAI_API_KEY", "Environment variable holding the API key", "target"),
     Option("--api-key-file", str, "", "File holding the API key (read before --api-key-env)", "target",
            default_text="none"),
-    Option("--insecure", bool, False, "Do not verify TLS certificates", "target"),
+    Option("--insecure", bool, False, "Do not verify the target's TLS certificate (neither chain nor name)",
+           "target"),
+    Option("--ca-cert", str, "", "PEM file of the CA that signs the target's certificate (a private CA)",
+           "target", default_text="the system's CAs"),
     Option("--text-only", bool, False, "The target takes no images: refuse image users", "target"),
     Option("--extra-body", str, "", "JSON object (inline or a file) whose fields every body carries as they "
            'are, e.g. {"enable_thinking": false, "thinking_budget": 512, "fullTextEnabled": true}', "body",

@@ -19,12 +19,12 @@ from batch.jsonl import MAX_LINES
 from batch.options import IMAGE_MODES, BatchOptions
 from conf.load import LoadSettings, load_settings
 from conf.options import default
+from conf.target import Target
 from payloads.errors import PayloadError
 from payloads.features import RequestFeatures, build_features
 from payloads.image_supply import ImageOptions
 from reports.goodput import Goodput, parse_goodput
 from reports.slo import Slo, parse_slos
-from transport.http import Target
 
 DEFAULT_HOST = "http://127.0.0.1:8000"
 ENDPOINTS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
@@ -89,6 +89,9 @@ class Settings:
     first_token_timeout: float = default("first_token_timeout")
     request_timeout: float = default("request_timeout")
     verify_tls: bool = True
+    """Check the target's TLS certificate (``--insecure`` turns it off: neither chain nor name)."""
+    ca_cert: str | None = None
+    """A PEM file of the CA that signs the target's certificate (``--ca-cert``); None: the system's."""
     drain_timeout: float = default("drain_timeout")
     """Seconds requests in flight when the test stops get to finish before they are cancelled."""
     retries: int = default("retries")
@@ -227,6 +230,7 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         first_token_timeout=_positive("first-token-timeout", get("first_token_timeout"), float, True),
         request_timeout=_positive("request-timeout", get("request_timeout"), float, True),
         verify_tls=not get("insecure"),
+        ca_cert=_ca_cert(get("ca_cert")),
         drain_timeout=_positive("drain-timeout", get("drain_timeout"), float, zero_ok=True),
         retries=_positive("retries", get("retries"), zero_ok=True),
         retry_max_wait=_positive("retry-max-wait", get("retry_max_wait"), float, zero_ok=True),
@@ -239,6 +243,14 @@ def from_options(options: Any, environ: dict[str, str] | None = None, host: str 
         features=_features(get, endpoint),
         api_key=read_api_key(get("api_key_env") or default("api_key_env"), get("api_key_file"), environ),
     )
+
+
+def _ca_cert(value: Any) -> str | None:
+    if not value:
+        return None
+    if not Path(value).is_file():
+        raise SettingsError(f"--ca-cert {value!r}: no such file")
+    return str(value)
 
 
 def _load(get: Callable[[str], Any], run_time: Any) -> LoadSettings:

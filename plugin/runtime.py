@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import urllib.error
-import urllib.request
+import ssl
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+import gevent
+import httptools
 import orjson
 
 from conf.settings import ENDPOINTS, Settings, SettingsError
@@ -29,6 +30,8 @@ from payloads.request import SampleRequest
 from transport.client import ChatClient, Reporter, RetryPolicy
 from transport.http import StreamingHttp
 from transport.inflight import InFlight
+from transport.tls import describe
+from transport.wire import ConnectionClosed
 
 log = logging.getLogger("llm")
 SEED_STRIDE = 1_000_003
@@ -72,7 +75,7 @@ class Runtime:
         s = self.settings
         http = StreamingHttp(
             s.target, s.auth_headers(),
-            connect_timeout=s.connect_timeout, verify_tls=s.verify_tls,
+            connect_timeout=s.connect_timeout, verify_tls=s.verify_tls, ca_cert=s.ca_cert,
         )
         return ChatClient(
             http, reporter, self.count_tokens,
@@ -146,28 +149,32 @@ def make_sampler(settings: Settings, tokenizer: object, offset: int = 0) -> Samp
 def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
     """Check the target answers and serves ``--model``; return the first model it lists.
 
-    Unreachable, or refusing our key (401/403): a one-line :class:`SettingsError`. Where
+    Asked through the run's own client (same TLS context: ``--insecure`` and ``--ca-cert`` hold
+    here too). Unreachable, a TLS failure, or refusing our key (401/403): a one-line
+    :class:`SettingsError`. A redirect is not followed (urllib followed it and copied
+    ``Authorization`` to wherever it pointed): the error names where it points. Where
     ``/v1/models`` lists models, a ``--model`` it does not list is one too, naming the listed
     ones: a wrong name otherwise failed every request (1,917 x HTTP 404 in 3 s from one user).
     A list that is empty (``transformers serve`` lists nothing, and wants the model's path)
     with no ``--model`` says what such a server expects. Other answers (a gateway without
     ``/v1/models``) return None: ``--model`` must then be given.
     """
-    url = f"{settings.target}/v1/models"
-    request = urllib.request.Request(url, headers=settings.auth_headers())
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - user's target
-            models = orjson.loads(response.read()).get("data")
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise SettingsError(
-                f"--host {settings.target}: answered HTTP {exc.code} (API key missing or refused); put the "
-                "key in $OPENAI_API_KEY, or name its variable (--api-key-env) or file (--api-key-file)"
-            ) from None
+    status, location, body = _get_models(settings, timeout)
+    target = settings.target
+    if status in (401, 403):
+        raise SettingsError(
+            f"--host {target}: answered HTTP {status} (API key missing or refused); put the "
+            "key in $OPENAI_API_KEY, or name its variable (--api-key-env) or file (--api-key-file)"
+        )
+    if 300 <= status < 400 and location:
+        raise SettingsError(
+            f"--host {target}: /v1/models answered HTTP {status}, a redirect to {location}; redirects are "
+            "not followed (the API key would go along): pass the address the target really serves as --host"
+        )
+    if status != 200:
         return None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SettingsError(f"--host {settings.target}: unreachable ({reason})") from None
+    try:
+        models = orjson.loads(body).get("data")
     except (orjson.JSONDecodeError, AttributeError):
         return None
     if not isinstance(models, list):
@@ -175,6 +182,26 @@ def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
     listed = [str(m["id"]) for m in models if isinstance(m, dict) and "id" in m]
     check_model(settings, listed)
     return listed[0] if listed else None
+
+
+def _get_models(settings: Settings, timeout: float) -> tuple[int, str, bytes]:
+    """``GET /v1/models`` on a connection of its own: status, ``Location`` and body."""
+    target = settings.target
+    http = None
+    try:
+        http = StreamingHttp(target, settings.auth_headers(), connect_timeout=timeout,
+                             verify_tls=settings.verify_tls, ca_cert=settings.ca_cert)
+        with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout:g} s")):
+            response, body = http.get("/v1/models", limit=1 << 22)
+    except ssl.SSLError as exc:
+        raise SettingsError(f"--host {target}: TLS error: {describe(exc)}") from None
+    except (OSError, ConnectionClosed, httptools.HttpParserError) as exc:
+        reason = " ".join(str(exc).split()) or exc.__class__.__name__
+        raise SettingsError(f"--host {target}: unreachable ({reason})") from None
+    finally:
+        if http is not None:
+            http.close()
+    return response.status_code, response.get("location") or "", body
 
 
 def check_model(settings: Settings, listed: list[str]) -> None:

@@ -9,6 +9,7 @@ import dataclasses
 
 import pytest
 import trustme
+from test_transport_client import Recorder
 
 from conf.settings import Settings, SettingsError
 from conf.target import Target
@@ -17,8 +18,6 @@ from plugin.runtime import probe_target
 from streaming.record import RequestRecord
 from transport.client import ChatClient
 from transport.http import StreamingHttp
-
-from test_transport_client import Recorder
 
 BODY = {"model": "emulator", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4, "stream": True}
 

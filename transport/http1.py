@@ -119,9 +119,11 @@ class Response:
             self._parser.feed_data(data)
         piece = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
-        if self._event_stream and b"[DONE]" in piece and _DONE.search(self._tail + piece):
-            self.done_seen = self._ended = True
-        self._tail = piece[-16:]
+        if self._event_stream:
+            seen = self._tail + piece
+            if b"[DONE]" in seen and _DONE.search(seen):
+                self.done_seen = self._ended = True
+            self._tail = piece[-16:]
         return piece, self._t
 
     def read_all(self, limit: int = 1 << 24) -> bytes:

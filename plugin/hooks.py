@@ -16,7 +16,8 @@ from locust.env import Environment
 
 from conf.settings import SettingsError
 from plugin import options, webui
-from plugin.lifecycle import EXIT_BAD_INPUT, Lifecycle
+from plugin.lifecycle import Lifecycle
+from plugin.outcome import EXIT_BAD_INPUT
 from plugin.reporter import LocustReporter
 from plugin.runtime import Runtime
 

@@ -16,15 +16,7 @@ So this object owns the order on every path:
 4. **quit** (``quitting``): a run still going (Ctrl-C, SIGTERM) is stopped first, through 2
    and 3; then the summary is written and printed, and the exit code set from the outcomes.
 
-Exit codes (also in the README): 0 every request succeeded (requests cancelled by the stop
-do not count against it); 1 a request failed or a user raised an exception; 2 bad input at
-start; 3 a headless run that never started or counted no request (a master no worker
-joined, or whose workers sent nothing); 5 stopped early: every one of the first
-``--repeated-error-requests`` requests failed with the same client error, which will only
-repeat (a wrong ``--model``, a field the server refuses); 6 a worker was lost mid-run and
-``--fail-on-worker-loss`` was given (otherwise a lost worker is logged and summarized, and
-the run goes on with the others); 4 an ``--slo`` was breached (failed requests give 1 first,
-unless an ``error_rate`` SLO judges them).
+The exit code's rules are :mod:`plugin.outcome`'s.
 """
 
 from __future__ import annotations
@@ -35,6 +27,7 @@ import logging
 import secrets
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -52,6 +45,7 @@ from metrics.timeseries import SETTLE
 from payloads.tokenizer import TokenizerError, load_tokenizer
 from plugin.distributed import Distributed
 from plugin.load import LoadControl
+from plugin.outcome import CANCELLED_BY_STOP, EXIT_NOTHING_COUNTED, Facts, exit_code
 from plugin.reporter import LocustReporter
 from plugin.runtime import Runtime, make_sampler, probe_target
 from reports.csv import RequestCsv, requests_path
@@ -60,17 +54,13 @@ from reports.progress import Progress
 from reports.slo import evaluate, format_results, to_json
 from servermetrics import ServerMetricsScraper, beside_client, format_block, scraper_for
 from streaming.record import RequestRecord
-from transport.inflight import CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY, InFlight
+from transport.inflight import InFlight
 
 log = logging.getLogger("llm")
+RECENT_ROWS = 20_000
+"""Per-request rows kept for the web UI's download (about 1 KB each: some 20 MB at most)."""
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NOTHING_COUNTED = 0, 1, 2, 3
-EXIT_SLO_BREACHED, EXIT_REPEATED_ERROR, EXIT_WORKER_LOST = 4, 5, 6
-CANCELLED_BY_STOP = frozenset({CANCELLED_AT_STOP, CANCELLED_BEFORE_RETRY})
-BATCH_FAILURES = ("failed", "expired", "error", "check_failed")
-"""Batch outcomes that fail the run (cancelled ones were asked for; stopped ones are the stop's)."""
-BATCH_OUTCOMES = ("completed", "cancelled", "stopped", *BATCH_FAILURES)
 
 
 class Lifecycle:
@@ -80,6 +70,9 @@ class Lifecycle:
         self.environment = environment
         self.inflight = InFlight()
         self.runtime: Runtime | None = None
+        self.recent_rows: deque[list] = deque(maxlen=RECENT_ROWS)
+        """This run's last per-request rows (``reports.csv.REQUEST_COLUMNS``), for the web UI's
+        download (a master or local process)."""
         self.metrics = self.new_metrics()
         """This run's figures: everything counted here (a master: merged from its workers)."""
         self.pending = self.new_metrics()
@@ -314,7 +307,17 @@ class Lifecycle:
                 rows.close()
             rows = self.requests_csv = RequestCsv(requests_path(prefix))
             self._requests_csv_run = runs
-        return LlmMetrics(goodput, rows=rows.write if rows is not None and prefix else None)
+        self.recent_rows.clear()
+        recent = self.recent_rows.append
+        if rows is None or not prefix:
+            return LlmMetrics(goodput, rows=recent)
+        write = rows.write
+
+        def sink(row: list) -> None:
+            recent(row)
+            write(row)
+
+        return LlmMetrics(goodput, rows=sink)
 
     # ---- counting --------------------------------------------------------------------------
     def reporter_for(self, path: str, traffic_class: str) -> LocustReporter:
@@ -456,26 +459,18 @@ class Lifecycle:
         self._print_at_exit(self.summary, written)
 
     def exit_code(self, summary: dict) -> int:
-        """The process's exit code from the run's final outcomes (see the module docstring)."""
-        if self.stopped_early is not None:
-            return EXIT_REPEATED_ERROR
-        batches = sum(summary.get(f"batch_{outcome}", 0) for outcome in BATCH_OUTCOMES)
-        if summary["completed"] + summary["failed"] + batches == 0:
-            log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
-            return EXIT_NOTHING_COUNTED
-        failed = summary["failed"] - summary["cancelled_by_stop"]
-        failed += sum(summary.get(f"batch_{outcome}", 0) for outcome in BATCH_FAILURES)
-        slos = summary.get("slos") or []
-        error_budget = any(slo["name"] == "error_rate" for slo in slos)  # failures judged by the SLO
+        """The process's exit code from the run's final outcomes (:func:`plugin.outcome.exit_code`)."""
         runner = self.environment.runner
-        if (failed > 0 and not error_budget) or (runner is not None and runner.exceptions):
-            return EXIT_FAILED
-        if not all(slo["met"] for slo in slos):
-            return EXIT_SLO_BREACHED
         settings = self._settings()
-        if summary.get("lost_workers") and settings is not None and settings.fail_on_worker_loss:
-            return EXIT_WORKER_LOST
-        return EXIT_OK
+        facts = Facts(
+            stopped_early=self.stopped_early is not None,
+            user_exceptions=len(runner.exceptions) if runner is not None else 0,
+            fail_on_worker_loss=settings is not None and settings.fail_on_worker_loss,
+        )
+        code = exit_code(summary, facts)
+        if code == EXIT_NOTHING_COUNTED:
+            log.error("LLM: the run counted no request%s", self.distributed.why_nothing())
+        return code
 
     def _print_at_exit(self, summary: dict, written: list[str] | None = None) -> None:
         """Print the LLM table last, after Locust's own tables, then the SLOs and the files."""

@@ -183,11 +183,10 @@ class LlmView:
         }
 
 
-    def request_rows(self) -> list[list] | None:
-        """The run's per-request rows (:data:`reports.csv.REQUEST_COLUMNS`), as the lifecycle
-        keeps them for this page (None: it keeps none)."""
-        rows = getattr(self.lifecycle, "recent_rows", None)
-        return None if rows is None else list(rows)
+    def request_rows(self) -> list[list]:
+        """The run's last per-request rows (:data:`reports.csv.REQUEST_COLUMNS`), as the lifecycle
+        keeps them for this page (at most ``plugin.lifecycle.RECENT_ROWS``)."""
+        return list(self.lifecycle.recent_rows)
 
 
 def traffic_classes(user_classes: list) -> dict[str, dict]:
@@ -223,11 +222,7 @@ def llm_routes(web_ui, view: LlmView) -> Blueprint:
     @routes.route("/llm/requests.csv")
     @login
     def requests_csv() -> Response:
-        rows = view.request_rows()
-        if rows is None:
-            return Response("This process keeps no per-request records for the web UI.\n", status=501,
-                            mimetype="text/plain")
-        return download(csv_lines(REQUEST_COLUMNS, rows), "llm_requests", "csv", "text/csv")
+        return download(csv_lines(REQUEST_COLUMNS, view.request_rows()), "llm_requests", "csv", "text/csv")
 
     return routes
 

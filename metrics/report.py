@@ -135,7 +135,7 @@ def summarize(metrics: LlmMetrics, cancelled: frozenset[str] = frozenset()) -> d
 
 def time_series(metrics: LlmMetrics) -> dict:
     """Second by second (wall-clock ``t``): requests and failures that ended, output tokens that
-    arrived, requests in flight, TTFT and ITL p50/p95 of the requests that ended; per class too."""
+    arrived, requests in flight, TTFT, ITL and TPOT p50/p95 of the requests that ended; per class too."""
     series = metrics.series
     return {"step_s": 1, "all": series.rows(),
             "per_class": {name: series.rows(name) for name in sorted(metrics.classes)}}

@@ -3,7 +3,7 @@
 Each second of the run is a :class:`Slot` per class: requests and failures that *ended* in
 it, output tokens that *arrived* in it (a request's tokens spread over its token-bearing
 chunks' arrival seconds), requests in flight sampled once in it, images and request bytes
-sent by the requests that ended in it, and the TTFT and ITL distributions of those
+sent by the requests that ended in it, and the TTFT, ITL and TPOT distributions of those
 requests. Seconds are wall-clock (``time.time()``), so the slots of several workers line
 up and merge by adding.
 
@@ -26,7 +26,8 @@ SETTLE = 15.0
 the time its last report takes to arrive."""
 ALL = "*"
 """The key of the union of the classes in a collapsed slot."""
-POINTS = (("ttft", 50), ("ttft", 95), ("itl", 50), ("itl", 95))
+POINTS = (("ttft", 50), ("ttft", 95), ("itl", 50), ("itl", 95), ("tpot", 50), ("tpot", 95))
+LATENCY_NAMES = ("ttft", "itl", "tpot")
 """The percentiles a slot keeps when it collapses."""
 
 
@@ -34,7 +35,7 @@ class Slot:
     """One second of one class."""
 
     __slots__ = ("requests", "failures", "output_tokens", "images", "request_bytes", "in_flight",
-                 "ttft", "itl", "fixed")
+                 "ttft", "itl", "tpot", "fixed")
 
     def __init__(self) -> None:
         self.requests = 0
@@ -48,6 +49,7 @@ class Slot:
         """Requests in flight when this second was sampled (summed over workers)."""
         self.ttft: Distribution | None = Distribution()
         self.itl: Distribution | None = Distribution()
+        self.tpot: Distribution | None = Distribution()
         self.fixed: dict[str, float | None] | None = None
         """After :meth:`collapse`: the kept percentiles in ms (the distributions are gone)."""
 
@@ -58,26 +60,28 @@ class Slot:
         self.images += other.images
         self.request_bytes += other.request_bytes
         self.in_flight += other.in_flight
-        if self.fixed is None and other.ttft is not None and other.itl is not None:
-            self.ttft.merge(other.ttft)  # type: ignore[union-attr] - present until collapsed
-            self.itl.merge(other.itl)  # type: ignore[union-attr]
+        if self.fixed is None:
+            for name in LATENCY_NAMES:
+                mine, theirs = getattr(self, name), getattr(other, name)
+                if mine is not None and theirs is not None:
+                    mine.merge(theirs)
 
     def points(self) -> dict[str, float | None]:
         """TTFT and ITL p50/p95 in ms (None without samples)."""
         if self.fixed is not None:
             return self.fixed
-        return percentile_points({"ttft": self.ttft, "itl": self.itl})
+        return percentile_points({name: getattr(self, name) for name in LATENCY_NAMES})
 
     def collapse(self) -> None:
         self.fixed = self.points()
-        self.ttft = self.itl = None
+        self.ttft = self.itl = self.tpot = None
 
     def to_dict(self) -> dict:
         return {
             "r": self.requests, "f": self.failures, "o": self.output_tokens, "i": self.images,
             "b": self.request_bytes, "q": self.in_flight,
-            "ttft": self.ttft.to_dict() if self.ttft is not None and self.ttft.n else None,
-            "itl": self.itl.to_dict() if self.itl is not None and self.itl.n else None,
+            **{name: dist.to_dict() if (dist := getattr(self, name)) is not None and dist.n else None
+               for name in LATENCY_NAMES},
         }
 
     @classmethod
@@ -85,10 +89,9 @@ class Slot:
         slot = cls()
         slot.requests, slot.failures, slot.output_tokens = data["r"], data["f"], data["o"]
         slot.images, slot.request_bytes, slot.in_flight = data["i"], data["b"], data["q"]
-        if data["ttft"] is not None:
-            slot.ttft = Distribution.from_dict(data["ttft"])
-        if data["itl"] is not None:
-            slot.itl = Distribution.from_dict(data["itl"])
+        for name in LATENCY_NAMES:
+            if data.get(name) is not None:
+                setattr(slot, name, Distribution.from_dict(data[name]))
         return slot
 
 
@@ -130,6 +133,9 @@ class TimeSeries:
         ttft = record.ttft
         if ttft is not None and slot.ttft is not None and slot.itl is not None:
             slot.ttft.add(ttft)
+            tpot = record.tpot
+            if tpot is not None and slot.tpot is not None:
+                slot.tpot.add(tpot)
             add = slot.itl.add
             for i in range(1, len(times)):
                 add(times[i] - times[i - 1])
@@ -165,12 +171,12 @@ class TimeSeries:
         for second, classes in self.slots.items():
             if second >= before or ALL in classes:
                 continue
-            union = {name: _union(getattr(s, name) for s in classes.values()) for name in ("ttft", "itl")}
+            union = {name: _union(getattr(s, name) for s in classes.values()) for name in LATENCY_NAMES}
             for slot in classes.values():
                 slot.collapse()
             total = Slot()
             total.fixed = percentile_points(union)
-            total.ttft = total.itl = None
+            total.ttft = total.itl = total.tpot = None
             classes[ALL] = total
 
     def rows(self, cls: str | None = None) -> list[dict]:
@@ -187,7 +193,7 @@ class TimeSeries:
                 points = classes[ALL].points()
             else:
                 points = percentile_points({name: _union(getattr(s, name) for s in chosen)
-                                            for name in ("ttft", "itl")})
+                                            for name in LATENCY_NAMES})
             out.append({
                 "t": second,
                 "requests": sum(s.requests for s in chosen),

@@ -135,7 +135,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--image-pool-size", int, 16, "Images built ahead of the run", "images"),
     Option("--image-url-file", str, "", "File of image URLs for the image-URL users", "images",
            default_text="serve the pool"),
-    Option("--image-server-host", str, "127.0.0.1", "Bind address of the image server", "images"),
+    Option("--image-server-host", str, "127.0.0.1",
+           "Bind address of the image server (a remote target cannot fetch from loopback: 0.0.0.0 binds all)",
+           "images"),
+    Option("--image-base-url", str, "", "Where the target fetches the served images, http://HOST[:PORT]/ "
+           "(the server's port when none is named)", "images", default_text="the bind address"),
     Option("--image-server-port", int, 0, "Port of the image server (0 = any)", "images"),
     Option("--text-after-images", bool, False, "Put the text part after the images", "images"),
     Option("--connect-timeout", float, 10.0, "Seconds to connect", "timeouts"),

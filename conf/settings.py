@@ -17,12 +17,11 @@ from urllib.parse import urlsplit
 
 from batch.jsonl import MAX_LINES
 from batch.options import IMAGE_MODES, BatchOptions
+from conf.features import RequestFeatures, build_features
+from conf.images import ImageOptions, check
 from conf.load import LoadSettings, load_settings
 from conf.options import default
 from conf.target import Target
-from payloads.errors import PayloadError
-from payloads.features import RequestFeatures, build_features
-from payloads.image_supply import ImageOptions
 from reports.goodput import Goodput, parse_goodput
 from reports.slo import Slo, parse_slos
 
@@ -310,11 +309,12 @@ def _image_options(get: Callable[[str], Any]) -> ImageOptions:
         url_file=get("image_url_file") or None,
         server_host=get("image_server_host"),
         server_port=_positive("image-server-port", get("image_server_port"), zero_ok=True),
+        base_url=get("image_base_url") or None,
         text_first=not get("text_after_images"),
         seed=_positive("seed", get("seed") or 0, zero_ok=True),
     )
     try:
-        options.validate()
-    except (PayloadError, ValueError) as exc:
+        check(options)
+    except ValueError as exc:
         raise SettingsError(str(exc)) from None
     return options

@@ -2,7 +2,9 @@
 
 `ImageServer(folder).start()` serves one folder from a background thread with the stdlib
 `ThreadingHTTPServer`; it also works after `gevent.monkey.patch_all()` (as under Locust),
-where its threads become greenlets. It binds to loopback only unless told otherwise.
+where its threads become greenlets. It binds to loopback only unless told otherwise (a
+remote target cannot fetch from loopback: ``--image-server-host 0.0.0.0`` binds every address,
+and ``--image-base-url`` says which one the target reaches).
 
     python -m images.server                    # serve images/samples/ and print the URLs
     python -m images.server --synth 16 --size 1024x768 --urls-out urls.txt
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import ipaddress
+import logging
 import socket
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
+from conf.images import is_loopback
 from images.cli import OneLineParser, fail
 from images.errors import ImageError
 from images.pool import ImagePool
@@ -31,16 +34,9 @@ from images.synth import SynthSpec
 
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
+log = logging.getLogger("llm")
 
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and any loopback address (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+__all__ = ["ImageServer", "is_loopback", "SAMPLES_DIR", "LOOPBACK_NAMES"]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -72,7 +68,7 @@ class ImageServer:
         self.folder = Path(folder)
         if not allow_non_loopback and not is_loopback(host):
             raise ImageError(f"image server host {host!r} is not loopback; accepted: "
-                             f"{', '.join(LOOPBACK_NAMES)} (or pass allow_non_loopback=True)")
+                             f"{', '.join(LOOPBACK_NAMES)} (or --allow-non-loopback to bind it)")
         if not self.folder.is_dir():
             raise ImageError(f"image folder {str(self.folder)!r} does not exist or is not a folder")
         self.host = host.strip("[]")
@@ -92,6 +88,9 @@ class ImageServer:
             where = f"{self.host}:{self.port}"
             raise ImageError(f"image server cannot listen on {where}: {error.strerror}") from None
         self.port = self._server.server_address[1]
+        if not is_loopback(self.host):
+            log.warning("LLM image server listens on %s:%d, reachable from other machines (it serves only "
+                        "the run's images, read-only)", self.host, self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="image-server", daemon=True)
         self._thread.start()
@@ -108,8 +107,12 @@ class ImageServer:
     @property
     def urls(self) -> list[str]:
         """Full URLs of the (non-hidden) files in the folder, sorted by name."""
+        return self.urls_at(self.base_url)
+
+    def urls_at(self, base: str) -> list[str]:
+        """The files' URLs under ``base`` (where the target reaches this server: ``--image-base-url``)."""
         names = sorted(p.name for p in self.folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        return [self.base_url + quote(name) for name in names]
+        return [base + quote(name) for name in names]
 
     def stop(self) -> None:
         """Stop serving, close the socket and wait for the thread."""

@@ -1,8 +1,9 @@
 """Where a run's images come from: an ahead-built pool (data URIs) or URLs the target can fetch.
 
 Nothing is encoded on the hot path: :meth:`ImageSupply.prepare` builds the pool before the
-run; URLs come from a list file, or from a loopback static server this run starts over the
-pool's files.
+run; URLs come from a list file, or from a static server this run starts over the pool's files
+(on loopback unless ``--image-server-host`` says otherwise; ``--image-base-url`` is where the
+target fetches them).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 import itertools
 import random
 import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
+from conf.images import ImageOptions, register_check
 from images.files import load_url_list
 from images.pool import ImagePool
 from images.server import ImageServer
@@ -20,43 +20,15 @@ from images.synth import SynthSpec
 from payloads.multimodal import ImageCount
 
 
-@dataclass(frozen=True, slots=True)
-class ImageOptions:
-    """The image knobs of a run."""
+def _check_specs(options: ImageOptions) -> None:
+    """The spec grammar, from the code that makes the images (a one-line ``ValueError``): settings
+    run it at start through :func:`conf.images.check` without importing this module."""
+    ImageCount.parse(options.per_request)
+    if not options.files:
+        SynthSpec.parse(options.size, options.fmt, options.quality, options.seed)
 
-    per_request: str = "1"
-    """Images per request: N or MIN-MAX."""
-    size: str = "640x480"
-    """WxH, a list, or uniform:MIN-MAX (see images/synth.py)."""
-    fmt: str = "jpeg"
-    quality: int = 85
-    unique: bool = False
-    """A different image every request (defeats a server's image cache)."""
-    pool_size: int = 16
-    files: tuple[str, ...] = ()
-    """Image files to send instead of synthetic images (a folder stands for the images in it)."""
-    max_mb: float = 20.0
-    """Largest image file accepted, in MB."""
-    url_file: str | None = None
-    """A file of image URLs; when unset, the run serves its pool on ``server_host``."""
-    server_host: str = "127.0.0.1"
-    server_port: int = 0
-    text_first: bool = True
-    seed: int = 0
 
-    def validate(self) -> None:
-        """Raise a one-line error for a bad spec before the run starts."""
-        ImageCount.parse(self.per_request)
-        if not self.files:
-            SynthSpec.parse(self.size, self.fmt, self.quality, self.seed)
-
-    def file_paths(self) -> list[Path]:
-        """The image files named, a folder expanded to its files (sorted)."""
-        paths: list[Path] = []
-        for name in self.files:
-            path = Path(name)
-            paths.extend(sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path])
-        return paths
+register_check(_check_specs)
 
 
 class ImageSupply:
@@ -106,8 +78,11 @@ class ImageSupply:
             return load_url_list(o.url_file)
         self._folder = tempfile.TemporaryDirectory(prefix="llm-images-")
         self.pool().write_to(self._folder.name)
-        self._server = ImageServer(self._folder.name, o.server_host, o.server_port).start()
-        return self._server.urls
+        # A host other than loopback is bound only because --image-server-host asked for it.
+        server = ImageServer(self._folder.name, o.server_host, o.server_port, allow_non_loopback=True)
+        self._server = server.start()
+        base = o.served_url(self._server.host, self._server.port)
+        return self._server.urls_at(base)
 
     def close(self) -> None:
         """Stop the static server and remove its files."""

@@ -17,6 +17,7 @@ import gevent
 import httptools
 import orjson
 
+from conf.images import check_reachable
 from conf.settings import ENDPOINTS, Settings, SettingsError
 from metrics.request_log import open_request_log
 from payloads.conversation import Conversation
@@ -100,6 +101,8 @@ class Runtime:
     def prepare(self, traffic_classes: set[str]) -> None:
         """Build what the run's traffic needs before it starts (image pool, image server)."""
         try:
+            if "image-url" in traffic_classes:
+                check_reachable(self.settings.images, self.settings.target.host)
             self.images.prepare(data_uris="base64" in traffic_classes, urls="image-url" in traffic_classes)
             if "multi-turn" in traffic_classes and self.settings.conversations:
                 self._load_conversations()

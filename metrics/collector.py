@@ -35,6 +35,7 @@ class ClassMetrics:
         "completed", "failed", "failures", "input_tokens", "output_tokens", "token_sources",
         "request_bytes", "response_bytes", "wall_first", "wall_last", "dists", "ttft_by_turn", "retries",
         "resent", "prompt_deltas", "image_prompt_deltas", "prompt_example", "images", "good",
+        "image_pixels", "image_bytes",
         "reasoning_tokens", "reasoning_sources", "full_text_checked", "full_text_differs",
     )
 
@@ -68,6 +69,9 @@ class ClassMetrics:
         self.prompt_example: list[int] | None = None
         """[planned, server] prompt tokens of the first text request they differed on."""
         self.images = 0
+        self.image_pixels = 0
+        """Pixels of the images sent, where the client knows them (our own images)."""
+        self.image_bytes = 0
         """Images the finished requests carried (failures included: they were sent)."""
         self.good = 0
         """Requests that met every ``--goodput`` bound (counted by :class:`LlmMetrics`)."""
@@ -94,6 +98,8 @@ class ClassMetrics:
         self.response_bytes += record.response_bytes
         self.resent += record.resent
         self.images += record.images
+        self.image_pixels += record.image_pixels
+        self.image_bytes += record.image_bytes
         if record.queue_time is not None:
             self.dists["queue"].add(record.queue_time)
         if not record.ok:
@@ -164,6 +170,8 @@ class ClassMetrics:
         self.retries.update(other.retries)
         self.resent += other.resent
         self.images += other.images
+        self.image_pixels += other.image_pixels
+        self.image_bytes += other.image_bytes
         self.good += other.good
         self.reasoning_tokens += other.reasoning_tokens
         self.reasoning_sources.update(other.reasoning_sources)
@@ -192,6 +200,7 @@ class ClassMetrics:
             "dists": {k: d.to_dict() for k, d in self.dists.items()},
             "ttft_by_turn": [[t, d.to_dict()] for t, d in self.ttft_by_turn.items()],
             "retries": dict(self.retries), "resent": self.resent, "images": self.images, "good": self.good,
+            "image_pixels": self.image_pixels, "image_bytes": self.image_bytes,
             "prompt_deltas": list(self.prompt_deltas.items()),
             "image_prompt_deltas": list(self.image_prompt_deltas.items()),
             "prompt_example": self.prompt_example,
@@ -203,7 +212,8 @@ class ClassMetrics:
     def from_dict(cls, data: dict) -> ClassMetrics:
         m = cls()
         for key in ("completed", "failed", "input_tokens", "output_tokens", "request_bytes", "response_bytes",
-                    "wall_first", "wall_last", "resent", "prompt_example", "images", "good"):
+                    "wall_first", "wall_last", "resent", "prompt_example", "images", "good", "image_pixels",
+                    "image_bytes"):
             setattr(m, key, data[key])
         m.failures = Counter(data["failures"])
         m.token_sources = Counter(data["token_sources"])

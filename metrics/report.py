@@ -55,6 +55,10 @@ def summarize_class(m: ClassMetrics, duration: float | None = None, reference: i
         "resent": m.resent,
         "total_images": m.images,
         "images_per_s": per_s(m.images),
+        "total_image_pixels": m.image_pixels,
+        "image_pixels_per_s": per_s(m.image_pixels),
+        "total_image_bytes": m.image_bytes,
+        "image_bytes_per_s": per_s(m.image_bytes),
         "cancelled_by_stop": sum(n for reason, n in m.failures.items() if reason in cancelled),
     }
     if goodput:

@@ -13,6 +13,7 @@ import random
 import tempfile
 
 from conf.images import ImageOptions, register_check
+from images.encoded import EncodedImage
 from images.files import load_url_list
 from images.pool import ImagePool
 from images.server import ImageServer
@@ -42,6 +43,8 @@ class ImageSupply:
         self._urls: itertools.cycle | None = None
         self._server: ImageServer | None = None
         self._folder: tempfile.TemporaryDirectory | None = None
+        self.drawn: tuple[int, int] = (0, 0)
+        """Pixels and encoded bytes of the images last handed out ((0, 0) when unknown)."""
 
     def prepare(self, data_uris: bool, urls: bool) -> None:
         """Build the pool (and start the URL server) before the run, so no request waits for it."""
@@ -64,25 +67,33 @@ class ImageSupply:
     def data_uris(self) -> list[str]:
         """Data URIs for the next request (base64 traffic)."""
         pool = self.pool()
-        return [pool.next().data_uri for _ in range(self.count.draw(self._rng))]
+        images = [pool.next() for _ in range(self.count.draw(self._rng))]
+        self.drawn = _sizes(images)
+        return [image.data_uri for image in images]
 
     def urls(self) -> list[str]:
         """URLs for the next request (image-URL traffic)."""
         if self._urls is None:
             self.prepare(data_uris=False, urls=True)
-        return [next(self._urls) for _ in range(self.count.draw(self._rng))]
+        drawn = [next(self._urls) for _ in range(self.count.draw(self._rng))]
+        known = [image for _, image in drawn if image is not None]
+        self.drawn = _sizes(known) if len(known) == len(drawn) else (0, 0)
+        return [url for url, _ in drawn]
 
-    def _url_list(self) -> list[str]:
+    def _url_list(self) -> list[tuple[str, EncodedImage | None]]:
+        """The URLs to hand out, each with its image when it is one of our pool's (served here)."""
         o = self.options
         if o.url_file:
-            return load_url_list(o.url_file)
+            return [(url, None) for url in load_url_list(o.url_file)]
         self._folder = tempfile.TemporaryDirectory(prefix="llm-images-")
-        self.pool().write_to(self._folder.name)
+        pool = self.pool()
+        by_name = {path.name: image for path, image in zip(pool.write_to(self._folder.name), pool.samples(),
+                                                             strict=True)}
         # A host other than loopback is bound only because --image-server-host asked for it.
         server = ImageServer(self._folder.name, o.server_host, o.server_port, allow_non_loopback=True)
         self._server = server.start()
         base = o.served_url(self._server.host, self._server.port)
-        return self._server.urls_at(base)
+        return [(url, by_name.get(url.rsplit("/", 1)[-1])) for url in self._server.urls_at(base)]
 
     def close(self) -> None:
         """Stop the static server and remove its files."""
@@ -92,3 +103,8 @@ class ImageSupply:
         if self._folder is not None:
             self._folder.cleanup()
             self._folder = None
+
+
+def _sizes(images: list[EncodedImage]) -> tuple[int, int]:
+    """Pixels and encoded bytes of ``images``."""
+    return sum(i.width * i.height for i in images), sum(len(i.data) for i in images)

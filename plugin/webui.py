@@ -167,6 +167,7 @@ class LlmView:
         # the seconds a report can still add to: this one, and on a master a worker's report interval
         lag = WORKER_REPORT_INTERVAL + 1 if lifecycle.is_master else 0
         return {
+            "server": server_view(lifecycle, summary),
             "run": lifecycle.runs,
             "view": f"{lifecycle.runs}.{self.resets}",
             "state": runner.state if runner is not None else None,
@@ -187,6 +188,25 @@ class LlmView:
         """The run's last per-request rows (:data:`reports.csv.REQUEST_COLUMNS`), as the lifecycle
         keeps them for this page (at most ``plugin.lifecycle.RECENT_ROWS``)."""
         return list(self.lifecycle.recent_rows)
+
+
+SERVER_SERIES = ("running", "waiting", "kv_cache_usage")
+"""The server's gauges the tab charts (by their common names), beside the client's in flight."""
+
+
+def server_view(lifecycle, summary: dict) -> dict | None:
+    """The server's gauges over time (``--server-metrics``): the scraper's figures so far while the
+    run goes on, the summary's once it has stopped; None without server metrics."""
+    scraper = getattr(lifecycle, "server_metrics", None)
+    block = scraper.snapshot() if scraper is not None else summary.get("server_metrics")
+    if not block:
+        return None
+    if not block.get("available"):
+        return {"available": False, "reason": block.get("reason")}
+    common = block.get("common") or {}
+    series = {name: block[common[name]]["series"] for name in SERVER_SERIES
+              if common.get(name) in block and block[common[name]].get("series")}
+    return {"available": True, "metrics": {name: common[name] for name in series}, "series": series}
 
 
 def traffic_classes(user_classes: list) -> dict[str, dict]:

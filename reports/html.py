@@ -229,11 +229,17 @@ def image_table(summary: dict) -> str:
         def per_request(x: float, requests: int = requests) -> float | None:
             return x / requests if requests else None
 
+        pixels, image_bytes = s.get("total_image_pixels") or 0, s.get("total_image_bytes") or 0
         rows.append([escape(name), _num(s["total_images"]), _num(per_request(s["total_images"])),
                      _num(s.get("images_per_s")),
+                     _num(per_request(pixels / 1e6), 2) if pixels else "n/a",
+                     _num(s.get("image_pixels_per_s", 0) / 1e6, 2) if pixels else "n/a",
+                     _num(per_request(image_bytes / 1024), 1) if image_bytes else "n/a",
+                     _num(s.get("image_bytes_per_s", 0) / 1e6, 3) if image_bytes else "n/a",
                      _num(per_request(s["request_bytes_per_s"] * s["duration"] / 1024), 1),
                      _num(s["request_bytes_per_s"] / 1e6, 3)])
-    return _table(["Class", "Images", "Images per request", "Images/s", "Request KB per request",
+    return _table(["Class", "Images", "Images per request", "Images/s", "Megapixels per request",
+                   "Megapixels/s", "Image KB per request", "Image MB/s", "Request KB per request",
                    "Request MB/s"], rows)
 
 
@@ -249,6 +255,75 @@ def image_charts(summary: dict) -> list[str]:
             for name, rows in rows_by.items()]
     return [line_chart("Images sent per second", images, unit="images/s"),
             line_chart("Request bytes per second", sent, unit="MB/s")]
+
+
+SERVER_GAUGES = (("running", "requests running"), ("waiting", "requests waiting"))
+
+
+def server_section(summary: dict) -> list[str]:
+    """The server's own figures beside the client's (``--server-metrics``), when it had any."""
+    block = summary.get("server_metrics") or {}
+    if not block.get("available"):
+        reason = block.get("reason")
+        return [] if reason is None else ["<h2>Server metrics</h2>",
+                                          f'<p class="llm-note">Not available: {escape(str(reason))}</p>']
+    parts = ["<h2>Server metrics</h2>"]
+    rows = _server_rows(block)
+    if rows:
+        parts.append(_table(["Figure", "Server metric", "Server mean", "p50", "p90", "p99", "Client mean",
+                             "p50", "p90", "p99"], rows, numeric_from=2))
+    charts = _server_charts(block, summary)
+    if charts:
+        parts.append(_grid(charts))
+    return parts
+
+
+def _server_rows(block: dict) -> list[list[str]]:
+    """Latency percentiles (ms) and token rates: the server's beside the client's."""
+    rows = []
+    for figure, side in (block.get("vs_client") or {}).items():
+        server, client = side.get("server"), side.get("client")
+        if isinstance(server, dict):
+            stats = ("mean", "p50", "p90", "p99")
+            rows.append([escape(figure), escape(side["server_metric"]), *(_num(server.get(k)) for k in stats),
+                         *(_num((client or {}).get(k)) for k in stats)])
+        else:
+            rows.append([escape(figure), escape(side["server_metric"]), _num(server, 1), "", "", "",
+                         _num(client, 1), "", "", ""])
+    return rows
+
+
+def _server_charts(block: dict, summary: dict) -> list[str]:
+    """The server's gauges and rates over time, on the client's timeline, beside its own."""
+    common = block.get("common") or {}
+    _, t0 = _series(summary)
+    client = (summary.get("time_series") or {}).get("all") or []
+
+    def own(key: str) -> list[tuple[float, float | None]]:
+        return [(r["t"] - t0, r[key]) for r in client]
+
+    def metric(name: str) -> dict:
+        return block.get(common.get(name, "")) or {}
+
+    charts = []
+    gauges = [Line(f"server: {label}", [(t - t0, v) for t, v in metric(name)["series"]])
+              for name, label in SERVER_GAUGES if metric(name).get("series")]
+    if gauges:
+        gauges.append(Line("client: in flight", own("in_flight"), dashed=True))
+        charts.append(line_chart("Requests: server and client", gauges, unit="requests"))
+    if metric("kv_cache_usage").get("series"):
+        usage = [(t - t0, v * 100) for t, v in metric("kv_cache_usage")["series"]]
+        charts.append(line_chart("Server KV-cache usage", [Line("kv cache", usage)], unit="%"))
+    if metric("ttft").get("series"):
+        server = [(t - t0, None if p50 is None else p50 * 1000) for t, _, p50, *_ in metric("ttft")["series"]]
+        charts.append(line_chart("TTFT p50: server and client", [
+            Line("server", server), Line("client", own("ttft_p50_ms"), dashed=True)], unit="ms"))
+    tokens = metric("generation_tokens")
+    if tokens.get("type") == "counter" and tokens.get("series"):
+        charts.append(line_chart("Output tokens/s: server and client", [
+            Line("server", [(t - t0, v) for t, v in tokens["series"]]),
+            Line("client", own("output_tokens"), dashed=True)], unit="tokens/s"))
+    return charts
 
 
 def _grid(charts: list[str]) -> str:
@@ -272,6 +347,7 @@ def llm_section(summary: dict) -> str:
               _grid(time_charts(summary))]
     if image_classes(summary):
         parts += ["<h2>Images</h2>", image_table(summary), "<h3>Over time</h3>", _grid(image_charts(summary))]
+    parts += server_section(summary)
     parts.append(f"<script>{HOVER_SCRIPT}</script>")
     return '<section class="llm" id="llm-report">' + "".join(parts) + "</section>"
 

@@ -66,6 +66,10 @@ class RequestRecord:
     ``fullTextEnabled``), to check against the deltas."""
     images: int = 0
     """Images the request carried."""
+    image_pixels: int = 0
+    """Their pixels (width x height), where the client knows them (0: it does not, e.g. user URLs)."""
+    image_bytes: int = 0
+    """Their encoded bytes, where the client knows them."""
     request_bytes: int = 0
     response_bytes: int = 0
     error: str | None = None

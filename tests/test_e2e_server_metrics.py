@@ -23,10 +23,14 @@ def test_running_max_is_the_users_and_its_series_climbs_with_the_spawn_rate(tmp_
         proc, summary = run_locust(
             emu.url, tmp_path, "-u", str(USERS), "-r", "1", "-t", "7s", "--max-tokens", "200",
             "--input-len", "32", "--server-metrics", "auto", "--server-metrics-interval", "0.2",
-            "TextChatUser",
+            "--html", str(tmp_path / "report.html"), "TextChatUser",
         )
     assert proc.returncode == 0, proc.stderr[-3000:]
     block = summary["server_metrics"]
+    report = (tmp_path / "report.html").read_text()  # the HTML report charts them beside the client's
+    for title in ("Server metrics", "Requests: server and client", "Server KV-cache usage",
+                  "TTFT p50: server and client", "Output tokens/s: server and client"):
+        assert title in report, title
     assert block["available"] is True and block["url"] == emu.url + "/metrics"
     running = block["vllm:num_requests_running"]
     assert running["max"] == USERS

@@ -40,3 +40,33 @@ def test_a_warmup_is_left_out_of_every_figure(tmp_path):
     served = len(read_jsonl(log))
     assert summary["warmup_s"] == 3
     assert 0.3 * served < summary["completed"] < 0.7 * served  # about the last half of the run
+
+
+def test_a_linear_ramp_raises_the_rate_over_the_run(tmp_path):
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "2", "--log", str(log)) as emulator:
+        proc, summary = run_locust(emulator.url, tmp_path, "-u", "30", "-r", "100", "-t", "8s",
+                                   "--max-tokens", "10", "--ramp-up-strategy", "linear",
+                                   "--ramp-up-start-rps", "2", "--ramp-up-end-rps", "30", "--seed", "4",
+                                   "TextChatUser")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    times = sorted(r["t_received"] for r in read_jsonl(log))
+    middle = times[0] + (times[-1] - times[0]) / 2
+    early, late = sum(t < middle for t in times), sum(t >= middle for t in times)
+    assert late > 2 * early  # mean rate 9/s in the first half, 23/s in the second
+    assert len(times) == pytest.approx(16 * 8, rel=0.3)  # 2 -> 30 requests/s over 8 s: 128 on average
+    assert summary["request_rate_target"] is None  # a shaped rate has no single target
+
+
+def test_open_loop_works_with_every_user_class(tmp_path):
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "2") as emulator:
+        proc, summary = run_locust(emulator.url, tmp_path, "-u", "16", "-r", "100", "-t", "6s",
+                                   "--max-tokens", "10", "--request-rate", "16", "--think-time", "0.2",
+                                   "TextChatUser", "ImageUrlChatUser", "Base64ImageChatUser",
+                                   "MultiTurnChatUser")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("text", "image-url", "base64", "multi-turn"):
+        figures = summary["per_class"][name]
+        assert figures["completed"] > 0 and figures["failed"] == 0, name
+        assert figures["count_ttft"] == figures["completed"] and figures["p99_queue_ms"] is not None, name
+    assert len(summary["mean_ttft_ms_by_turn"]) > 1  # conversations went past their first turn

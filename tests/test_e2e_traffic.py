@@ -38,6 +38,11 @@ def test_mixed_traffic_counts_per_class_match_the_emulator_and_images_cost_ttft(
     for kind, field in (("base64", "images_base64"), ("image-url", "images_url")):
         assert sum(r["images"] for r in sent if r["traffic_class"] == kind) == sum(r[field] for r in served)
     assert all(r["image_tokens"] > 0 for r in served if emulator_class(r) != "text")
+    # the pixels and bytes of the images sent, per class: every image here is 640x480
+    for kind in ("base64", "image-url"):
+        s = summary["per_class"][kind]
+        assert s["total_image_pixels"] == 640 * 480 * s["total_images"] > 0
+        assert s["total_image_bytes"] > 0 and s["image_pixels_per_s"] > 0
     # the emulator's model: TTFT grows 150 ms per megapixel (0.3 MP per 640x480 image)
     ttft = {name: s["mean_ttft_ms"] for name, s in summary["per_class"].items()}
     assert ttft["base64"] > ttft["text"] + 40 and ttft["image-url"] > ttft["text"] + 40, ttft

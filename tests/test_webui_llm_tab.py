@@ -41,7 +41,8 @@ def free_port() -> int:
 def start_ui(tmp_path: Path, url: str, web_port: int, distributed: bool) -> list[subprocess.Popen]:
     """Locust with its web UI (alone, or a master and 2 workers given only its address)."""
     ui = [*LOCUST, "--web-host", "127.0.0.1", "--web-port", str(web_port), "--host", url,
-          "--summary-json", str(tmp_path / "summary.json"), *CLASSES]
+          "--summary-json", str(tmp_path / "summary.json"), "--server-metrics", "auto",
+          "--server-metrics-interval", "0.5", *CLASSES]
     if not distributed:
         return [start_locust(ui, tmp_path)]
     port = free_port()
@@ -124,6 +125,9 @@ def watch_live(page, mode: str, procs) -> int:
     wait_until(lambda: count(page) > first and seconds_charted(page) > charted,
                "the table and charts to move on", procs=procs)
     assert charts_shown(page) == 7  # with images sent: images/s and request bytes/s too
+    # the server's own gauges (--server-metrics auto: the emulator's /metrics) beside them
+    page.locator("[data-testid=llm-server-charts] canvas").first.wait_for()
+    assert page.locator("[data-testid=llm-server-charts] [data-chart]").count() == 2
     assert page.get_by_role("tab", name="LLM").get_attribute("aria-selected") == "true"
     time.sleep(SETTLE_CHARTS)
     page.screenshot(path=str(ARTIFACTS / f"webui-llm-{mode}-running.png"), full_page=True)

@@ -184,3 +184,15 @@ def test_without_the_build_locust_serves_its_own_ui(monkeypatch, tmp_path, caplo
     page = web_ui.app.test_client().get("/").get_data(as_text=True)
     assert "./assets/src-" in page  # Locust's own bundle
     assert "the web UI has no LLM tab" in caplog.text
+
+
+def test_the_live_view_carries_the_servers_gauges(ui):
+    client, lifecycle = ui
+    lifecycle.summary = {"completed": 0, "per_class": {}, "server_metrics": {
+        "available": True, "common": {"running": "vllm:num_requests_running"},
+        "vllm:num_requests_running": {"type": "gauge", "series": [[T0, 1.0], [T0 + 1, 3.0]]}}}
+    live = json.loads(client.get("/llm/live").data)
+    assert live["server"] == {"available": True, "metrics": {"running": "vllm:num_requests_running"},
+                              "series": {"running": [[T0, 1.0], [T0 + 1, 3.0]]}}
+    lifecycle.summary["server_metrics"] = {"available": False, "reason": "HTTP 501"}
+    assert json.loads(client.get("/llm/live").data)["server"] == {"available": False, "reason": "HTTP 501"}

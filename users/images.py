@@ -22,6 +22,7 @@ class ImageChatUser(TextChatUser):
         refs = self.image_refs()
         body["messages"] = attach_images(body["messages"], refs, self.runtime.images.options.text_first)
         record.images = len(refs)
+        record.image_pixels, record.image_bytes = self.runtime.images.drawn
         return body, record
 
 

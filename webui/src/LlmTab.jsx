@@ -5,7 +5,7 @@ import { useSelector } from 'react-redux';
 import { LineChart, useInterval } from 'locust-ui';
 
 import { CountsTable, FailuresTable, LatencyTable, summaryRows } from './LlmTable.jsx';
-import { chartData, chartSpecs, mergeRows, timeAxis } from './series.js';
+import { SERVER_SPECS, chartData, chartSpecs, mergeRows, serverChartData, timeAxis } from './series.js';
 
 const POLL_MS = 2000;
 const RUNNING = ['spawning', 'running', 'stopping', 'cleanup'];
@@ -127,6 +127,38 @@ function Charts({ live, selected, isDarkMode }) {
   );
 }
 
+/** The server's own gauges (`--server-metrics`), beside the client's charts. */
+function ServerCharts({ live, isDarkMode }) {
+  const { server } = live;
+  if (!server) {
+    return null;
+  }
+  if (!server.available) {
+    return (
+      <Typography color='text.secondary' data-testid='llm-server-unavailable'>
+        Server metrics not available: {server.reason}
+      </Typography>
+    );
+  }
+  const charts = serverChartData(server);
+  if (!charts) {
+    return <Typography color='text.secondary'>The server's metrics start with its first scrape.</Typography>;
+  }
+  const specs = SERVER_SPECS.filter(spec => spec.lines.some(line => charts[line.key]));
+  return (
+    <Box
+      data-testid='llm-server-charts'
+      sx={{ display: 'grid', gap: 2, gridTemplateColumns: { xs: 'minmax(0, 1fr)', lg: 'repeat(2, minmax(0, 1fr))' } }}
+    >
+      {specs.map(spec => (
+        <Box data-chart={spec.title} key={`${live.view}-${spec.title}`}>
+          <LineChart {...spec} charts={charts} isDarkMode={isDarkMode} xAxis={timeAxis(charts)} />
+        </Box>
+      ))}
+    </Box>
+  );
+}
+
 function Heading({ children }) {
   return (
     <Typography component='h2' sx={{ mb: 1, mt: 3 }} variant='h6'>
@@ -171,6 +203,8 @@ export default function LlmTab() {
         {classes.length > 1 && <ClassPicker classes={classes} onChange={setSelected} selected={shown} />}
       </Box>
       <Charts isDarkMode={isDarkMode} live={live} selected={shown} />
+      {live.server && <Heading>Server metrics</Heading>}
+      <ServerCharts isDarkMode={isDarkMode} live={live} />
     </Box>
   );
 }

@@ -141,3 +141,40 @@ export function mergeRows(previous, fresh, since) {
   }
   return [...previous.filter(row => row.t <= since), ...fresh];
 }
+
+/**
+ * The server's gauges (`--server-metrics`) as Locust's LineChart data: requests running and
+ * waiting, KV-cache usage in %, at the server's own scrape times; null without any.
+ */
+export function serverChartData(server) {
+  if (!server || !server.available || !Object.keys(server.series).length) {
+    return null;
+  }
+  const times = [...new Set(Object.values(server.series).flatMap(points => points.map(([t]) => t)))].sort(
+    (a, b) => a - b,
+  );
+  const charts = { time: times.map(t => new Date(t * 1000).toISOString()) };
+  for (const [name, points] of Object.entries(server.series)) {
+    const scale = name === 'kv_cache_usage' ? 100 : 1;
+    charts[name] = points.map(([t, value]) => [new Date(t * 1000).toISOString(), value * scale]);
+  }
+  return charts;
+}
+
+export const SERVER_SPECS = [
+  {
+    title: 'Server: requests running and waiting',
+    lines: [
+      { name: 'Running', key: 'running' },
+      { name: 'Waiting', key: 'waiting' },
+    ],
+    colors: ['#8A2BE2', '#ff9f00'],
+    chartValueFormatter: formatValue,
+  },
+  {
+    title: 'Server: KV-cache usage (%)',
+    lines: [{ name: 'KV cache %', key: 'kv_cache_usage' }],
+    colors: ['#00b8d4'],
+    chartValueFormatter: formatValue,
+  },
+];

@@ -25,7 +25,8 @@ BATCH_WITH_BAD_LINE = (
 CASES = [
     (["--endpoint", "bogus"],
      "argument --endpoint: invalid choice: 'bogus' (choose from 'chat', 'completions')"),
-    (["NoSuchUser"], "unknown user class 'NoSuchUser'; accepted: Base64ImageChatUser, BatchUser, ImageUrlChatUser"),
+    (["NoSuchUser"],
+     "unknown user class 'NoSuchUser'; accepted: Base64ImageChatUser, BatchUser, ImageUrlChatUser"),
     (["--max-tokens", "0"], "error: --max-tokens 0: expected a value > 0"),
     (["--input-len", "-5"], "error: --input-len -5: expected a value > 0"),
     (["--max-tokens", "many"], "argument --max-tokens: invalid int value: 'many'"),

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench selfcheck clean
 
 install: $(STAMP)
 
@@ -33,8 +33,14 @@ run: install
 	  $(BIN)/locust -f locustfile.py --config conf/run.conf --host {url}
 
 bench: install
+	$(BIN)/python bench/bench_shape.py
 	$(BIN)/python bench/bench_client.py
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_payloads.py
 	$(BIN)/python bench/bench_distribution.py
 	$(BIN)/python bench/bench_distributed.py
+
+# How exact the client is on this machine: every request's TTFT and ITL held against the packets on
+# the wire (tcpdump on loopback: Debian's tcpdump package, run as root; says so and stops when absent).
+selfcheck: install
+	$(BIN)/python bench/wire_check.py --streams 64,256

@@ -61,7 +61,7 @@ class Connection:
     """
 
     __slots__ = ("sock", "_fd", "_tls", "_incoming", "_outgoing", "_stamps", "_watcher", "_queue",
-                 "_waiter", "_offset", "sent", "received", "closed", "tls_version")
+                 "_waiter", "_offset", "sent", "received", "closed", "tls_version", "local_port")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -83,6 +83,8 @@ class Connection:
         self.received = 0
         self.closed = False
         self.tls_version = ""
+        self.local_port: int = sock.getsockname()[1]
+        """This end's port: what a packet capture names the connection by."""
 
     @property
     def kernel_stamps(self) -> bool:

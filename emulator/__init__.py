@@ -26,7 +26,15 @@ trims outputs to a context, and ``--ignore-images`` takes images and counts only
 model). ``--fault NAME=RATE`` injects seeded faults (``emulator.config.FAULTS``), each logged under its
 name.
 
-Modules: config (options), validate (requests), tokens, vision, timing, script (what a stream sends),
-chunks (its bytes), player (when it sends them), faults, log, metrics (/metrics), net, server (routes),
-batch and batch_config (the Batch API), launch, probe.
+A reasoning model (``--reasoning-tokens N``): each answer starts with N reasoning tokens in
+``reasoning_content`` deltas (``--reasoning-field reasoning`` for newer vLLM's name), counted in
+``usage.completion_tokens_details.reasoning_tokens``. MindIE's shape (``--mindie``): ``usage`` in
+every chunk, ``full_text`` when asked, and its own timings ``prefill_time`` / ``decode_time_arr``
+(the planned TTFT and gaps, ms). Request features (``n``, ``stop``, ``seed``, tool calls, thinking
+switches): ``emulator.features``.
+
+Modules: config (options), validate (requests), features (their extra fields), tokens, vision,
+timing, reply (what a request generates), script (what a stream sends), chunks (its bytes), mindie
+(MindIE's shape), player (when it sends them), faults, log, metrics (/metrics), net, server
+(routes), batch and batch_config (the Batch API), launch, probe.
 """

@@ -15,6 +15,7 @@ from emulator.batch_config import BatchConfig, add_batch_arguments, batch_config
 DISTRIBUTIONS = ("const", "uniform", "normal", "exponential", "lognormal")
 SPREAD_DISTRIBUTIONS = ("uniform", "normal", "lognormal")
 USAGE_MODES = ("auto", "separate", "in-finish", "never")
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 FAULTS = (
     "http500",
     "http429",
@@ -93,6 +94,14 @@ class EmulatorConfig:
     log_path: str | None = None
     batch: BatchConfig = BatchConfig()
     """The Batch API's timing and outcomes (``--batch-*``)."""
+    reasoning_tokens: int = 0
+    """A reasoning model: this many tokens of reasoning (out of each choice's ``max_tokens``) stream
+    before the answer, in ``reasoning_field`` deltas, counted in ``completion_tokens_details``."""
+    reasoning_field: str = "reasoning_content"
+    mindie: bool = False
+    """MindIE's shape: ``usage`` in every chunk, ``full_text`` when asked (``fullTextEnabled``), and
+    the server's own timings ``prefill_time`` (the planned TTFT, ms) and ``decode_time_arr`` (the
+    planned gaps, ms) in the last chunk and at the top of a non-streamed body."""
     api_key: str | None = field(default=None, repr=False)
     """When set, every /v1 request must carry ``Authorization: Bearer <key>`` (else 401)."""
 
@@ -159,6 +168,12 @@ def _build_parser() -> _Parser:
     p.add_argument("--api-key-env", default=None, metavar="NAME",
                    help="require the API key held in this environment variable (401 otherwise)")
     p.add_argument("--log", dest="log_path", default=None, metavar="PATH", help="JSONL request log")
+    p.add_argument("--reasoning-tokens", type=int, default=0,
+                   help="reasoning tokens streamed before each answer (a reasoning model; 0 = none)")
+    p.add_argument("--reasoning-field", default="reasoning_content",
+                   help="delta field of reasoning: " + "|".join(REASONING_FIELDS))
+    p.add_argument("--mindie", action="store_true",
+                   help="MindIE's shape: usage in every chunk, full_text, prefill_time and decode_time_arr")
     add_batch_arguments(p)
     return p
 
@@ -167,6 +182,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
     """Parse and check the command line; raises ConfigError with a one-line message."""
     ns = _build_parser().parse_args(argv)
     _check_choice("--usage-mode", ns.usage_mode, USAGE_MODES)
+    _check_choice("--reasoning-field", ns.reasoning_field, REASONING_FIELDS)
     config = EmulatorConfig(
         host=ns.host,
         port=_ranged_int("--port", ns.port, 0, 65535),
@@ -199,6 +215,9 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         stall_s=_non_negative("--stall-s", ns.stall_s),
         log_path=ns.log_path,
         batch=batch_config(ns),
+        reasoning_tokens=_ranged_int("--reasoning-tokens", ns.reasoning_tokens, 0, None),
+        reasoning_field=ns.reasoning_field,
+        mindie=ns.mindie,
         api_key=_api_key(ns.api_key_env),
     )
     if config.text_only and config.ignore_images:

@@ -36,6 +36,16 @@ class RequestRecord:
     ttft_ms: float | None = None
     itl_ms: float | None = None
     ttft_served_ms: float | None = None
+    reasoning_tokens: int = 0
+    """Of ``completion_tokens``, the reasoning ones (``--reasoning-tokens``)."""
+    ttfo_ms: float | None = None
+    """Planned time to the first answer token after the reasoning (None without reasoning)."""
+    choices: int = 1
+    """``n``: the choices generated."""
+    finish_reason: str | None = None
+    """The first choice's: ``length``, ``stop`` (a stop string) or ``tool_calls``."""
+    features: tuple[str, ...] = ()
+    """The feature fields the request carried (``emulator.features.LOGGED``)."""
 
 
 class RequestLog:

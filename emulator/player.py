@@ -34,7 +34,7 @@ class Player:
                 if self._pacers is not None and due > time.perf_counter():
                     await self._flush()
                     await self._pacers[0 if first_token else 1].until(due)
-                self._pending.append(event.data)
+                self._pending.append(event.data if event.render is None else event.render())
                 self._pending_tokens += event.tokens
                 if event.close:
                     await self._flush()

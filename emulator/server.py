@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import random
 import socket
@@ -10,6 +11,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -19,9 +21,11 @@ from emulator.config import EmulatorConfig
 from emulator.faults import BODY_FAULTS, HTTP_FAULTS, FaultPicker
 from emulator.log import RequestLog, RequestRecord
 from emulator.metrics import ServedMetrics
+from emulator.mindie import MindieChatFormat, timings
 from emulator.net import ArrivalClock
 from emulator.player import Player
-from emulator.script import StreamShape, split_pieces, stream_events
+from emulator.reply import Reply, plan_reply
+from emulator.script import StreamShape, choices_events, split_pieces, stream_events
 from emulator.timing import LoadModel, Pacer, Schedule
 from emulator.tokens import OutputWords, PromptCounter
 from emulator.validate import BadRequest, GenOptions, parse_chat, parse_completion
@@ -179,37 +183,79 @@ class Emulator:
         prepared: Prepared,
     ) -> web.StreamResponse:
         _describe(record, prepared)
+        if self.config.mindie and prepared.options.features.n > 1:
+            raise BadRequest("n must be 1 with this MindIE-style server, got "
+                             f"{prepared.options.features.n}.", "n")
         fault = self.faults.draw()
         if fault in HTTP_FAULTS:
             record.status, record.outcome = HTTP_FAULTS[fault].status, fault
             return _http_fault(fault)
         with self.load.request(), self.served.holding(prepared.prompt_tokens + self.output_len(prepared)):
             megapixels = sum(image.megapixels for image in prepared.images)
-            schedule = Schedule(t0, self.load.ttft_s(prepared.prompt_tokens, megapixels), self.load.itl_s)
+            reply = self._reply(prepared, chat=fmt_class is ChatChunkFormat)
+            thinking = len(reply.choices[0].reasoning)
+            schedule = Schedule(t0, self.load.ttft_s(prepared.prompt_tokens, megapixels), self.load.itl_s,
+                                keep_gaps=self.config.mindie, mark=thinking if thinking else None)
             record.ttft_ms = schedule.ttft_s * 1000
-            fmt = fmt_class(record.request_id, self.config.model, int(record.t_received))
-            start = self._word_rng.randrange(len(self.words.words))
-            words = self.words.take(self.output_len(prepared), start)
+            fmt = self._format(fmt_class, record, prepared, schedule)
             send = self._stream if prepared.options.stream else self._body
-            response = await send(request, record, fmt, words, prepared, schedule, fault)
+            response = await send(request, record, fmt, reply, prepared, schedule, fault)
             itl_s = 0.0 if self.config.instant else schedule.mean_itl_s
             record.itl_ms = itl_s * 1000 if itl_s is not None else None
+            _describe_reply(record, reply, schedule)
             return response
+
+    def _reply(self, prepared: Prepared, chat: bool) -> Reply:
+        """What this request generates (``emulator.reply``): reasoning and tool calls on chat only."""
+        features = prepared.options.features
+        if not chat and features.tool is not None:
+            features = dataclasses.replace(features, tool=None)
+        count = len(self.words.words)
+        start = random.Random(features.seed).randrange(count) if features.seed is not None else (
+            self._word_rng.randrange(count))
+        reasoning = self.config.reasoning_tokens if chat else 0
+        total = self.output_len(prepared)
+        return plan_reply(self.words.take, start, total, features, reasoning, self.words.count)
+
+    def _format(self, fmt_class: type[ChunkFormat], record: RequestRecord, prepared: Prepared,
+                schedule: Schedule) -> ChunkFormat:
+        """The chunk format of this response: vLLM's, or MindIE's with ``--mindie``."""
+        config, created = self.config, int(record.t_received)
+        if fmt_class is ChatChunkFormat:
+            if config.mindie:
+                return MindieChatFormat(record.request_id, config.model, created, config.reasoning_field,
+                                        prepared.prompt_tokens, schedule, prepared.options.features.full_text)
+            return ChatChunkFormat(record.request_id, config.model, created, config.reasoning_field)
+        fmt = fmt_class(record.request_id, config.model, created)
+        if config.mindie:
+            fmt.finish_fields = lambda: timings(schedule)
+        return fmt
+
+    def _usage(self, prepared: Prepared, reply: Reply) -> dict[str, Any]:
+        counts: dict[str, Any] = usage(prepared.prompt_tokens, reply.completion_tokens)
+        if self.config.reasoning_tokens:
+            counts["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
+        return counts
 
     async def _stream(
         self,
         request: web.Request,
         record: RequestRecord,
         fmt: ChunkFormat,
-        words: list[str],
+        reply: Reply,
         prepared: Prepared,
         schedule: Schedule,
         fault: str | None,
     ) -> web.StreamResponse:
         shape = StreamShape.of(self.config, prepared.options.include_usage)
-        pieces = split_pieces(words, self.config.tokens_per_chunk)
-        counts = usage(prepared.prompt_tokens, len(words))
-        events = stream_events(fmt, pieces, counts, shape, fault, self.config.stall_s)
+        counts, per_chunk = self._usage(prepared, reply), self.config.tokens_per_chunk
+        if len(reply.choices) > 1:
+            events = choices_events(fmt, reply.choices, counts, shape, per_chunk)
+        else:
+            one = reply.choices[0]
+            events = stream_events(fmt, split_pieces(one.answer, per_chunk), counts, shape, fault,
+                                   self.config.stall_s, split_pieces(one.reasoning, per_chunk), one.finish,
+                                   one.tool)
         close = self.config.close_after_stream
         response = web.StreamResponse(headers={**SSE_HEADERS, **KEEP_ALIVE} if close else SSE_HEADERS)
         response.enable_chunked_encoding()
@@ -218,7 +264,8 @@ class Emulator:
         timed = not self.config.instant or fault == "stall"
         player = Player(response, self.pacers if timed else None)
         finished = await player.play(events, schedule)
-        record.completion_tokens = player.sent_tokens
+        whole = finished and fault is None
+        record.completion_tokens = reply.completion_tokens if whole else player.sent_tokens
         record.ttft_served_ms = _since_ms(schedule.t0, player.first_content_at)
         if not finished:
             record.outcome = "client_disconnected"
@@ -234,7 +281,7 @@ class Emulator:
         request: web.Request,
         record: RequestRecord,
         fmt: ChunkFormat,
-        words: list[str],
+        reply: Reply,
         prepared: Prepared,
         schedule: Schedule,
         fault: str | None,
@@ -242,16 +289,41 @@ class Emulator:
         fault = fault if fault in BODY_FAULTS else None
         record.outcome = fault or "ok"
         pause_s = self.config.stall_s if fault == "stall" else 0.0
-        await self.pacers[1].until(schedule.advance(len(words), pause_s))
-        body = fmt.body("".join(words), usage(prepared.prompt_tokens, len(words)))
+        await self.pacers[1].until(schedule.advance(_steps(reply), pause_s))
+        body = self._document(fmt, reply, prepared)
         if fault == "cut" and request.transport is not None:
             request.transport.close()
             return web.Response(status=200)
-        record.completion_tokens = len(words)
+        record.completion_tokens = reply.completion_tokens
         record.ttft_served_ms = _since_ms(schedule.t0, time.perf_counter())
         if fault == "malformed":
             body = body[: len(body) // 2]
         return web.Response(body=body, content_type="application/json")
+
+
+    def _document(self, fmt: ChunkFormat, reply: Reply, prepared: Prepared) -> bytes:
+        """The non-streamed body: every choice, with its reasoning and tool call."""
+        counts, choices = self._usage(prepared, reply), reply.choices
+        one = choices[0]
+        if len(choices) == 1 and not one.reasoning and one.tool is None:
+            return fmt.body("".join(one.answer), counts, one.finish)
+        chat = isinstance(fmt, ChatChunkFormat)
+        messages = [c.message(self.config.reasoning_field) if chat else {"text": "".join(c.answer)}
+                    for c in choices]
+        return fmt.choices_body(messages, [c.finish for c in choices], counts)
+
+
+def _steps(reply: Reply) -> int:
+    """Decode steps of a reply: its longest choice's tokens (choices are generated side by side;
+    a tool call's name is one step)."""
+    return max(len(c.reasoning) + len(c.answer) + (c.tool is not None) for c in reply.choices)
+
+
+def _describe_reply(record: RequestRecord, reply: Reply, schedule: Schedule) -> None:
+    record.reasoning_tokens = reply.reasoning_tokens
+    record.ttfo_ms = _since_ms(schedule.t0, schedule.marked_at)
+    record.choices = len(reply.choices)
+    record.finish_reason = reply.choices[0].finish
 
 
 def _since_ms(t0: float, t: float | None) -> float | None:
@@ -265,6 +337,7 @@ def _describe(record: RequestRecord, prepared: Prepared) -> None:
     record.images_url = sum(1 for image in prepared.images if image.kind == "url")
     record.image_tokens = sum(image.tokens for image in prepared.images)
     record.images_ignored = prepared.ignored_images
+    record.features = prepared.options.features.seen
 
 
 def _http_fault(name: str) -> web.Response:

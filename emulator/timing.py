@@ -96,15 +96,24 @@ class LoadModel:
 
 
 class Schedule:
-    """Absolute deadlines (perf_counter seconds) of one request's tokens."""
+    """Absolute deadlines (perf_counter seconds) of one request's tokens.
 
-    def __init__(self, t0: float, ttft_s: float, itl_s: Callable[[], float]) -> None:
+    ``keep_gaps`` keeps every planned gap (MindIE's ``decode_time_arr`` reports them); ``mark``
+    is a token index whose deadline is kept as ``marked_at`` (the first answer token after
+    reasoning).
+    """
+
+    def __init__(self, t0: float, ttft_s: float, itl_s: Callable[[], float], keep_gaps: bool = False,
+                 mark: int | None = None) -> None:
         self.t0 = t0
         self.ttft_s = ttft_s
         self._itl_s = itl_s
         self.deadline = t0
         self.tokens = 0
         self._gaps_s = 0.0
+        self.gaps_s: list[float] | None = [] if keep_gaps else None
+        self.mark = mark
+        self.marked_at: float | None = None
 
     def advance(self, tokens: int, pause_s: float = 0.0) -> float:
         """Plan `tokens` more tokens after an optional pause; returns when the last of them is due."""
@@ -116,6 +125,10 @@ class Schedule:
                 gap = self._itl_s()
                 self._gaps_s += gap
                 self.deadline += gap
+                if self.gaps_s is not None:
+                    self.gaps_s.append(gap)
+            if self.tokens == self.mark:
+                self.marked_at = self.deadline
             self.tokens += 1
         return self.deadline
 

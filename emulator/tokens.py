@@ -50,6 +50,7 @@ class OutputWords:
     def __init__(self, tokenizer: Any, candidates: tuple[str, ...] = WORDS) -> None:
         backend = tokenizer.backend_tokenizer
         encoded = backend.encode_batch(list(candidates), add_special_tokens=False)
+        self._backend = backend
         self.words = tuple(w for w, enc in zip(candidates, encoded, strict=True) if len(enc.ids) == 1)
         if len(self.words) < MIN_WORDS:
             raise ConfigError(
@@ -59,6 +60,10 @@ class OutputWords:
         joined = backend.encode("".join(self.words), add_special_tokens=False)
         if len(joined.ids) != len(self.words):
             raise ConfigError("the tokenizer merges the emulator's words across spaces; pick another")
+
+    def count(self, text: str) -> int:
+        """Tokens of ``text`` (a tool call's name and arguments), as a client re-counts them."""
+        return len(self._backend.encode(text, add_special_tokens=False).ids)
 
     def take(self, count: int, start: int) -> list[str]:
         """`count` words, cycling through the list from index `start`."""

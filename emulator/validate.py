@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from emulator.features import FeatureError, Features, parse_features
+
 # Roles and how the chat template sees them ("developer" is OpenAI's newer name for "system").
 TEMPLATE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
                   "tool": "tool"}
@@ -46,6 +48,8 @@ class GenOptions:
     stream: bool
     include_usage: bool
     model: str = ""
+    features: Features = Features()
+    """``n``, ``stop``, ``seed``, tools, thinking switches (``emulator.features``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +156,6 @@ def _options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
     if min_tokens is not None and max_tokens is not None and min_tokens > max_tokens:
         raise BadRequest(f"min_tokens must be at most max_tokens ({max_tokens}), got {min_tokens}.",
                          "min_tokens")
-    n = _int_field(body, "n", 1)
-    if n not in (None, 1):
-        raise BadRequest(f"n must be 1 (the emulator makes one choice), got {n}.", "n")
     stream = _bool_field(body, "stream")
     if not isinstance(body.get("model", ""), str):
         raise BadRequest("model must be a string", "model")
@@ -165,7 +166,12 @@ def _options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
     if stream_options is not None and not isinstance(stream_options, dict):
         raise BadRequest("stream_options must be an object", "stream_options")
     include_usage = _bool_field(stream_options or {}, "include_usage")
-    return GenOptions(max_tokens or default_max_tokens, stream, include_usage, body.get("model") or "")
+    try:
+        features = parse_features(body)
+    except FeatureError as exc:
+        raise BadRequest(exc.message, exc.param) from None
+    model = body.get("model") or ""
+    return GenOptions(max_tokens or default_max_tokens, stream, include_usage, model, features)
 
 
 def _int_field(body: dict[str, Any], name: str, minimum: int) -> int | None:

@@ -120,10 +120,12 @@ class Response:
         piece = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
         if self._event_stream:
-            seen = self._tail + piece
+            tail = self._tail
+            seen = tail + piece if tail else piece
             if b"[DONE]" in seen and _DONE.search(seen):
                 self.done_seen = self._ended = True
-            self._tail = piece[-16:]
+            # Only a piece cut inside an event can hold the start of a [DONE] split over two reads.
+            self._tail = b"" if piece.endswith(b"\n\n") else piece[-16:]
         return piece, self._t
 
     def read_all(self, limit: int = 1 << 24) -> bytes:

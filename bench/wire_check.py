@@ -97,7 +97,7 @@ def run_client(url: str, seconds: float, streams: int, max_tokens: int) -> dict:
 # -- the capture ------------------------------------------------------------------------------------
 def start_capture(port: int, path: Path) -> subprocess.Popen:
     """tcpdump on loopback, nanosecond stamps, whole segments, a large buffer (no drops)."""
-    cmd = ["tcpdump", "-i", "lo", "-n", "-s", "4096", "-B", "262144", "--time-stamp-precision=nano",
+    cmd = ["tcpdump", "-i", "lo", "-n", "-s", "65535", "-B", "262144", "--time-stamp-precision=nano",
            "-w", str(path), "tcp", "port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 5

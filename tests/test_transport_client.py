@@ -124,7 +124,8 @@ def test_stall_longer_than_idle_timeout_fails():
     record, _ = send(server, idle=0.3)
     server.stop()
     assert record.error == "timeout: no bytes for 0.3 s"
-    assert record.e2e == pytest.approx(0.3, abs=0.1)
+    # the watchdog looks every 0.1 s: cancelled 0.3 to 0.4 s in, plus a wake-up
+    assert 0.3 <= record.e2e <= 0.45
 
 
 def test_first_token_timeout_fails_a_slow_first_token():

@@ -280,7 +280,9 @@ class Connection:
         queue.append(item)
         if self._waiter is not None and not self._wake_pending:
             self._wake_pending = True
-            self._hub.loop.run_callback(self._wake)
+            if not _to_wake:
+                self._hub.loop.run_callback(_wake_all)
+            _to_wake.append(self)
         if len(queue) >= _QUEUE_LIMIT and self._watcher.active:
             self._paused = True
             self._watcher.stop()
@@ -319,6 +321,17 @@ class Connection:
         self._watcher.close()
         self._queue.clear()
         self.sock.close()
+
+
+_to_wake: list[Connection] = []
+"""Connections read in this loop turn whose readers wait: woken together, by one callback."""
+
+
+def _wake_all() -> None:
+    batch = _to_wake[:]
+    _to_wake.clear()
+    for conn in batch:
+        conn._wake()
 
 
 def _connect(sock: socket.socket, address: tuple, timeout: float) -> None:

@@ -1,6 +1,6 @@
 """The per-request log: one JSONL line per request, written and flushed as each one ends.
 
-Lines take the shape of an OpenAI Batch output line (seed 001: ``id``, ``custom_id``,
+Lines take the shape of an OpenAI Batch output line (``id``, ``custom_id``,
 ``response: {status_code, request_id, body}``, ``error``) with the measurements added, so
 a crash keeps every line written before it. The API key is never in a record, so never here.
 """

@@ -10,7 +10,7 @@ client's port) and its place on it, and the client's figures are compared with t
 - ITL error: the client's mean ITL - the wire's, per request (p99 of the absolute error).
 
 The emulator runs on one core, the client and tcpdump's writer on the other when there are two.
-Targets (issue 19): TTFT error p99 <= 2 ms at 256 streams, mean within 0.5 ms, ITL within 0.1 ms.
+Targets: TTFT error p99 <= 2 ms at 256 streams, mean within 0.5 ms, ITL within 0.1 ms.
 
     .venv/bin/python bench/wire_check.py [--streams 64,256 --seconds 8 --itl-ms 7]
     make selfcheck

@@ -344,7 +344,10 @@ def test_close_after_stream_sends_keep_alive_then_closes_after_each_stream():
     async def two_on_one_connection(url):
         async with Connection(url) as connection:
             first = await connection.post(CHAT, {"messages": HAIKU, "max_tokens": 3, "stream": True})
-            second = await connection.post(CHAT, {"messages": HAIKU, "max_tokens": 3, "stream": True})
+            try:
+                second = await connection.post(CHAT, {"messages": HAIKU, "max_tokens": 3, "stream": True})
+            except ConnectionResetError:  # the close raced the second request's write: closed too
+                second = None
             return first, second
 
     with start_emulator("--ttft-ms", "0", "--itl-ms", "0", "--close-after-stream") as emu:
@@ -352,7 +355,7 @@ def test_close_after_stream_sends_keep_alive_then_closes_after_each_stream():
         plain = chat(emu.url, {"messages": HAIKU, "max_tokens": 3})
     assert first.complete and first.headers["keep-alive"] == "timeout=5, max=100"
     assert "connection" not in first.headers  # the close is not announced, as llama-server's is not
-    assert second.status == 0  # the connection was closed right after the first stream
+    assert second is None or second.status == 0  # the connection was closed right after the first stream
     assert plain.status == 200 and "keep-alive" not in plain.headers
 
 

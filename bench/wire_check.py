@@ -19,9 +19,11 @@ Targets: TTFT error p99 <= 2 ms at 256 streams, mean within 0.5 ms, ITL within 0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -97,7 +99,7 @@ def run_client(url: str, seconds: float, streams: int, max_tokens: int) -> dict:
 # -- the capture ------------------------------------------------------------------------------------
 def start_capture(port: int, path: Path) -> subprocess.Popen:
     """tcpdump on loopback, nanosecond stamps, whole segments, a large buffer (no drops)."""
-    cmd = ["tcpdump", "-i", "lo", "-n", "-s", "65535", "-B", "262144", "--time-stamp-precision=nano",
+    cmd = ["tcpdump", "-i", "lo", "-n", "-U", "-s", "65535", "-B", "262144", "--time-stamp-precision=nano",
            "-w", str(path), "tcp", "port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 5
@@ -105,13 +107,34 @@ def start_capture(port: int, path: Path) -> subprocess.Popen:
         if proc.poll() is not None:
             raise RuntimeError(f"tcpdump cannot capture: {proc.stderr.read().strip()}")
         time.sleep(0.05)
-    time.sleep(0.3)  # listening
+    _wait_until_capturing(port, path, proc)
     return proc
 
 
-def stop_capture(proc: subprocess.Popen) -> str:
-    """Stop tcpdump; its closing lines (packets captured, dropped by kernel)."""
-    time.sleep(0.3)
+def _wait_until_capturing(port: int, path: Path, proc: subprocess.Popen) -> None:
+    """Knock on ``port`` until the capture file grows (tcpdump writes each packet as it goes, -U):
+    then everything sent before the knock is captured."""
+    header = path.stat().st_size
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as knock:
+            knock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            knock.recv(4096)
+        time.sleep(0.2)
+        if path.stat().st_size > header:
+            return
+    raise RuntimeError("tcpdump started but captured nothing on loopback")
+
+
+def stop_capture(proc: subprocess.Popen, port: int, path: Path) -> str:
+    """Stop tcpdump once it has written a knock sent after the run (packets still in its buffer
+    when it stopped were lost: the last tokens of each connection's last request); its closing
+    lines (packets captured, dropped by kernel)."""
+    _wait_until_capturing(port, path, proc)
+    size, deadline = -1, time.monotonic() + 10
+    while path.stat().st_size != size and time.monotonic() < deadline:  # until nothing more comes
+        size = path.stat().st_size
+        time.sleep(0.3)
     proc.terminate()
     _, err = proc.communicate(timeout=10)
     return " ".join(line for line in err.splitlines() if "packets" in line)
@@ -122,10 +145,15 @@ def capture_error() -> str | None:
     if shutil.which("tcpdump") is None:
         return "tcpdump is not installed (Debian: apt-get install tcpdump)"
     with tempfile.TemporaryDirectory() as folder:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
         try:
-            start_capture(9, Path(folder) / "probe.pcap").terminate()
+            start_capture(listener.getsockname()[1], Path(folder) / "probe.pcap").terminate()
         except (RuntimeError, OSError) as exc:
             return str(exc)
+        finally:
+            listener.close()
     return None
 
 
@@ -251,7 +279,7 @@ def check(streams: int, seconds: float, itl_ms: str, ttft_ms: str, max_tokens: i
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
         finally:
-            counts = stop_capture(tcpdump)
+            counts = stop_capture(tcpdump, port, pcap)
         client = json.loads(out.stdout.strip().splitlines()[-1])
         result = compare(client, read_wire(pcap, port, client["offset"]))
     result["streams"], result["capture"] = streams, counts

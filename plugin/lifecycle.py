@@ -36,6 +36,7 @@ from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from batch.result import BatchResult
+from conf.options import default
 from conf.settings import ENDPOINTS, Settings, SettingsError, from_options
 from metrics.collector import LlmMetrics
 from metrics.guard import RepeatedErrorGuard
@@ -377,12 +378,8 @@ class Lifecycle:
             log.info("LLM: %d request(s) still in flight at the stop were counted as cancelled", cancelled)
 
     def _drain_timeout(self) -> float:
-        if self.runtime is not None:
-            return self.runtime.settings.drain_timeout
-        try:
-            return from_options(self.environment.parsed_options, host=self.environment.host).drain_timeout
-        except SettingsError:
-            return 30.0
+        settings = self._settings()
+        return settings.drain_timeout if settings is not None else default("drain_timeout")
 
     def test_stop(self) -> None:
         """The run stopped and drained: compute its summary, once."""

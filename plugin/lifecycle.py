@@ -33,7 +33,7 @@ from typing import TypeVar
 
 import gevent
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_SPAWNING, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from batch.result import BatchResult
 from conf.options import default
@@ -202,7 +202,15 @@ class Lifecycle:
         return (getattr(self.environment.runner, "worker_index", 0) or 0) if self.is_worker else None
 
     def test_start(self) -> None:
-        """A run starts: fresh figures, the gate open, the runtime built for its options."""
+        """A run starts: fresh figures, the gate open, the runtime built for its options.
+
+        Locust marks the run as spawning only after this event; building a runtime takes
+        seconds, and a web UI that polled meanwhile read "ready" (or "stopped"), took the run
+        for not started, showed the start form again and stopped polling. So a run being
+        started says so from here on."""
+        runner = self.environment.runner
+        if not self.is_worker and runner.state in (STATE_INIT, STATE_STOPPED):
+            runner.update_state(STATE_SPAWNING)
         self.runs += 1
         self.metrics, self.pending, self.summary = self.new_metrics(), self.new_metrics(), None
         self.distributed.run_started()

@@ -1,12 +1,13 @@
 // Locust's web UI (the locust-ui package) with an LLM tab after Charts.
 import { createRoot } from 'react-dom/client';
-import LocustUi, { tabConfig } from 'locust-ui';
+import LocustUi, { locustStore, tabConfig } from 'locust-ui';
 
-import { installCompat } from './compat.js';
+import { followTransitions, installCompat } from './compat.js';
 import FailuresTab from './FailuresTab.jsx';
 import LlmTab from './LlmTab.jsx';
 
 installCompat();
+followTransitions(locustStore);
 
 const templateArgs = window.templateArgs || {};
 

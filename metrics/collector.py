@@ -133,10 +133,7 @@ class ClassMetrics:
         tpot = record.tpot
         if tpot is not None:
             dists["tpot"].add(tpot)
-        times = record.token_times
-        add_itl = dists["itl"].add
-        for i in range(1, len(times)):
-            add_itl(times[i] - times[i - 1])
+        dists["itl"].add_gaps(record.token_times)
 
     def _add_server_side(self, record: RequestRecord) -> None:
         """TTFO, reasoning tokens, the server's own timings and its ``full_text`` check."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 import numpy as np
@@ -82,6 +82,12 @@ class Distribution:
             if len(self._buffer) < BATCH:
                 return
             self._fold()
+
+    def add_gaps(self, times: Sequence[float]) -> None:
+        """Add the gaps between consecutive ``times`` (a request's token times: its ITLs), taken
+        in one numpy pass: a Python loop over the pairs cost ~0.4 µs a token, twice a request."""
+        if len(times) > 1:
+            self.extend(np.diff(np.asarray(times, np.float64)).tolist())
 
     def merge(self, other: Distribution) -> None:
         """Add every sample of ``other`` into this one."""

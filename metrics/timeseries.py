@@ -136,9 +136,7 @@ class TimeSeries:
             tpot = record.tpot
             if tpot is not None and slot.tpot is not None:
                 slot.tpot.add(tpot)
-            add = slot.itl.add
-            for i in range(1, len(times)):
-                add(times[i] - times[i - 1])
+            slot.itl.add_gaps(times)
         if times and record.output_tokens:
             self._spread_tokens(record, cls)
 

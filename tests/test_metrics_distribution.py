@@ -1,6 +1,7 @@
 """The log-bucketed distribution against numpy on the raw samples: no network, no Locust."""
 
 import math
+from array import array
 
 import msgpack
 import numpy as np
@@ -146,3 +147,16 @@ def test_buckets_stay_bounded_by_the_range_not_the_sample_count():
     spanned = math.log(100.0 / 1e-6) / math.log(GROWTH) + 2  # log buckets the range can touch
     assert dist.n == 1_000_000
     assert dist.buckets <= spanned + 1 < 18_500  # and the lowest bucket
+
+
+LONG_STREAM = [0.5 + 0.007 * i + 0.001 * (i % 3) for i in range(700)]
+
+
+@pytest.mark.parametrize("times", [[], [1.0], [1.0, 1.25], LONG_STREAM])
+def test_gaps_of_token_times_equal_the_samples_added_one_by_one(times):
+    by_gaps, one_by_one = Distribution(), Distribution()
+    by_gaps.add_gaps(array("d", times))
+    for earlier, later in zip(times, times[1:], strict=False):
+        one_by_one.add(later - earlier)
+    assert by_gaps.n == one_by_one.n == max(len(times) - 1, 0)
+    assert by_gaps.to_dict() == one_by_one.to_dict()

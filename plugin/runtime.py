@@ -159,10 +159,12 @@ def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
     ``/v1/models`` lists models, a ``--model`` it does not list is one too, naming the listed
     ones: a wrong name otherwise failed every request (1,917 x HTTP 404 in 3 s from one user).
     A list that is empty (``transformers serve`` lists nothing, and wants the model's path)
-    with no ``--model`` says what such a server expects. Other answers (a gateway without
-    ``/v1/models``) return None: ``--model`` must then be given.
+    with no ``--model`` says what such a server expects. A server error (5xx) there asks
+    ``/health`` too: a server still loading its model (both 5xx) is not ready, a one-line
+    error rather than a run of failures. Other answers (a gateway without ``/v1/models``)
+    return None: ``--model`` must then be given.
     """
-    status, location, body = _get_models(settings, timeout)
+    status, location, body = _get(settings, "/v1/models", timeout)
     target = settings.target
     if status in (401, 403):
         raise SettingsError(
@@ -174,6 +176,13 @@ def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
             f"--host {target}: /v1/models answered HTTP {status}, a redirect to {location}; redirects are "
             "not followed (the API key would go along): pass the address the target really serves as --host"
         )
+    if status >= 500:
+        health = _get(settings, "/health", timeout)[0]
+        if health >= 500:
+            raise SettingsError(
+                f"--host {target}: not ready: /v1/models answered HTTP {status} and /health HTTP {health} "
+                "(a server still loading its model answers so); start the run once /health answers 200"
+            )
     if status != 200:
         return None
     try:
@@ -187,15 +196,15 @@ def probe_target(settings: Settings, timeout: float = 5.0) -> str | None:
     return listed[0] if listed else None
 
 
-def _get_models(settings: Settings, timeout: float) -> tuple[int, str, bytes]:
-    """``GET /v1/models`` on a connection of its own: status, ``Location`` and body."""
+def _get(settings: Settings, path: str, timeout: float) -> tuple[int, str, bytes]:
+    """``GET path`` on a connection of its own: status, ``Location`` and body."""
     target = settings.target
     http = None
     try:
         http = StreamingHttp(target, settings.auth_headers(), connect_timeout=timeout,
                              verify_tls=settings.verify_tls, ca_cert=settings.ca_cert)
         with gevent.Timeout(timeout, TimeoutError(f"no answer within {timeout:g} s")):
-            response, body = http.get("/v1/models", limit=1 << 22)
+            response, body = http.get(path, limit=1 << 22)
     except ssl.SSLError as exc:
         raise SettingsError(f"--host {target}: TLS error: {describe(exc)}") from None
     except (OSError, ConnectionClosed, httptools.HttpParserError) as exc:

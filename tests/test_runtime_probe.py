@@ -3,6 +3,7 @@
 import dataclasses
 
 import pytest
+from gevent.server import StreamServer
 
 from conf.settings import Settings, SettingsError
 from emulator.launch import start_emulator
@@ -41,6 +42,38 @@ def test_an_empty_model_list_without_model_says_what_such_servers_expect():
             probe_target(settings(emu.url))
     message = str(info.value)
     assert "lists no model" in message and "transformers serve: the model's local path" in message
+
+
+def answering(statuses: dict[bytes, int]) -> StreamServer:
+    """A loopback server answering each GET path with its status (and an empty JSON body)."""
+
+    def handle(sock, _addr):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        status = statuses[data.split(b" ")[1]]
+        sock.sendall(b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                     % status)
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    return server
+
+
+@pytest.mark.parametrize(("health", "ready"), [(503, False), (200, True), (404, True)])
+def test_a_server_still_loading_is_not_ready_in_one_line(health, ready):
+    server = answering({b"/v1/models": 503, b"/health": health})
+    try:
+        probe = settings(f"http://127.0.0.1:{server.server_port}", "m")
+        if ready:  # /health says it is up (or there is none): the requests will say the rest
+            assert probe_target(probe) is None
+            return
+        with pytest.raises(SettingsError) as info:
+            probe_target(probe)
+    finally:
+        server.stop()
+    message = str(info.value)
+    assert "not ready: /v1/models answered HTTP 503 and /health HTTP 503" in message and "\n" not in message
 
 
 def test_a_name_with_a_revision_suffix_matches_and_long_lists_are_cut():

@@ -9,8 +9,9 @@
   Retried attempts are not rows (they are in ``--request-log``); a request is one row.
 
 Workers always keep their rows (Locust does not send ``--csv`` to workers) and ship them with
-each 3 s report: a row took 4.2 µs to build and 106 bytes of msgpack (measured with a
-256-token request), so a worker holds at most one report interval of them.
+each 3 s report: a row took 2.6 µs to build and 119 bytes of msgpack (measured with a
+256-token request; 4.1 µs and 135 bytes with a server's 255 decode times to average and a
+reasoning count), so a worker holds at most one report interval of them.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ from pathlib import Path
 from streaming.record import RequestRecord
 
 REQUEST_COLUMNS = (
-    "class", "status", "error", "http_status", "wall_start", "ttft_ms", "tpot_ms", "itl_mean_ms",
-    "e2el_ms", "input_tokens", "output_tokens", "output_tokens_source", "images", "request_bytes",
-    "response_bytes", "turn", "attempts", "request_id", "good",
+    "class", "status", "error", "http_status", "wall_start", "ttft_ms", "ttfo_ms", "tpot_ms", "itl_mean_ms",
+    "e2el_ms", "server_prefill_ms", "server_itl_mean_ms", "input_tokens", "output_tokens",
+    "reasoning_tokens", "output_tokens_source", "images", "request_bytes", "response_bytes", "turn",
+    "attempts", "request_id", "good",
 )
 """``status`` is ok or failed (``error`` says why, ``cancelled: ...`` for the stop's); ``good`` is
-1 or 0 against ``--goodput`` (empty without it)."""
+1 or 0 against ``--goodput`` (empty without it). ``ttfo_ms``: time to the first answer token
+(content or tool call), after any reasoning (``ttft_ms`` is the first token of any kind);
+``reasoning_tokens``: of ``output_tokens``, the reasoning ones (empty when no reasoning arrived and
+the server counted none); ``server_prefill_ms`` and ``server_itl_mean_ms``: the server's own time
+to its first token and its mean gap between tokens (MindIE's ``prefill_time`` and
+``decode_time_arr``). Each is empty when unknown."""
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -37,13 +44,22 @@ def request_row(record: RequestRecord, good: bool | None) -> list:
     """One request's row: plain values, so a worker can ship it to the master as it is."""
     times = record.token_times
     itl = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
+    server_itl = server_itl_mean_ms(record)
     return [
         record.traffic_class, "ok" if record.ok else "failed", record.error or "", record.status or "",
-        round(record.wall_start, 3), _ms(record.ttft), _ms(record.tpot), _ms(itl), _ms(record.e2e),
-        record.input_tokens, record.output_tokens, record.output_tokens_source, record.images,
-        record.request_bytes, record.response_bytes, record.turn, record.attempts, record.request_id,
-        "" if good is None else int(good),
+        round(record.wall_start, 3), _ms(record.ttft), _ms(record.ttfo), _ms(record.tpot), _ms(itl),
+        _ms(record.e2e), _ms(record.server_prefill), None if server_itl is None else round(server_itl, 3),
+        record.input_tokens, record.output_tokens,
+        record.reasoning_tokens if record.reasoning_tokens_source else None, record.output_tokens_source,
+        record.images, record.request_bytes, record.response_bytes, record.turn, record.attempts,
+        record.request_id, "" if good is None else int(good),
     ]
+
+
+def server_itl_mean_ms(record: RequestRecord) -> float | None:
+    """The mean of the server's own gaps between tokens (``decode_time_arr``, ms), or None."""
+    gaps = record.server_decode_ms
+    return sum(gaps) / len(gaps) if gaps else None
 
 
 class RequestCsv:

@@ -3,11 +3,12 @@
 import csv
 
 import msgpack
+from test_metrics_server_side import mindie_record, reasoning_record
 from test_reports_gates import timed
 
 from metrics.collector import LlmMetrics
 from metrics.report import summarize
-from reports.csv import REQUEST_COLUMNS, RequestCsv, summary_rows, write_summary_csv
+from reports.csv import REQUEST_COLUMNS, RequestCsv, request_row, summary_rows, write_summary_csv
 from reports.goodput import Goodput
 
 
@@ -59,3 +60,27 @@ def test_the_class_csv_has_a_row_per_class_and_all_with_the_summary_scalars(tmp_
     write_summary_csv(summary, tmp_path / "x" / "run_llm.csv")
     table = read(tmp_path / "x" / "run_llm.csv")
     assert table[-1]["class"] == "all" and table[-1]["completed"] == "2"
+
+
+def test_reasoning_and_server_timings_have_columns_of_their_own(tmp_path):
+    """TTFO 30 ms after TTFT (3 reasoning chunks 10 ms apart), 3 of 5 output tokens reasoning; a
+    MindIE-style request: the server's 90 ms prefill and its mean decode gap (9, 9.5, 10 ms)."""
+    out = RequestCsv(tmp_path / "run_llm_requests.csv")
+    metrics = LlmMetrics(rows=out.write)
+    metrics.add(reasoning_record(0.0))
+    metrics.add(mindie_record(1.0))
+    out.close()
+    reasoning, mindie = read(out.path)
+    assert float(reasoning["ttft_ms"]) == 100.0 and float(reasoning["ttfo_ms"]) == 130.0
+    assert (reasoning["output_tokens"], reasoning["reasoning_tokens"]) == ("5", "3")
+    assert (reasoning["server_prefill_ms"], reasoning["server_itl_mean_ms"]) == ("", "")
+    assert float(mindie["server_prefill_ms"]) == 90.0 and float(mindie["server_itl_mean_ms"]) == 9.5
+    assert float(mindie["ttfo_ms"]) == float(mindie["ttft_ms"])  # no reasoning: the first token answers
+    assert mindie["reasoning_tokens"] == ""  # none arrived and the server counted none: unknown
+
+
+def test_a_server_that_counted_no_reasoning_gives_zero_not_empty():
+    record = timed()
+    record.reasoning_tokens, record.reasoning_tokens_source = 0, "usage"
+    row = dict(zip(REQUEST_COLUMNS, request_row(record, None), strict=True))
+    assert row["reasoning_tokens"] == 0

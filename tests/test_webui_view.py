@@ -18,7 +18,7 @@ from locust.env import Environment
 from metrics.collector import LlmMetrics
 from metrics.report import summarize
 from plugin import webui
-from reports.csv import REQUEST_COLUMNS
+from reports.csv import REQUEST_COLUMNS, request_row
 from streaming.record import RequestRecord
 from users.images import Base64ImageChatUser
 from users.text import TextChatUser
@@ -161,8 +161,7 @@ def test_requests_csv_has_one_row_per_request(ui):
     client, lifecycle = ui
     empty = list(csv.reader(io.StringIO(client.get("/llm/requests.csv").get_data(as_text=True))))
     assert empty == [list(REQUEST_COLUMNS)]  # no request yet: the header alone
-    rows = [["text", "ok", "", 200, T0 + i, 50.0, 10.0, 10.0, 140.0, 12, 10, "usage", 0, 900, 800, 0, 1, "",
-             None] for i in range(2500)]
+    rows = [request_row(record(second=i), None) for i in range(2500)]
     lifecycle.recent_rows = deque(rows)
     response = client.get("/llm/requests.csv")
     assert response.headers["Content-Disposition"].startswith("attachment;filename=llm_requests_")

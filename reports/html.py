@@ -3,10 +3,11 @@
 :func:`llm_section` returns one ``<section>`` (its own scoped style, inline SVG charts, a small
 hover script) that :func:`inject` puts into Locust's ``--html`` report after Locust's own
 content, so there is one file with one look; :func:`standalone` wraps it as a page of its own.
-The section shows the summary table per class, the latency statistics, the SLOs, goodput and
-failures, TTFT / TPOT / ITL / E2E latency by percentile per class, and second by second:
-TTFT p50/p95, output tokens/s, requests and failures, requests in flight, and for classes that
-send images, images and request bytes per second (and per request in a table).
+The section shows the summary table per class (with reasoning tokens when reasoning arrived),
+the latency statistics (with TTFO and the server's own timings when the run has them), the
+SLOs, goodput and failures, TTFT / TPOT / ITL / E2E latency by percentile per class, and second
+by second: TTFT p50/p95, output tokens/s, requests and failures, requests in flight, and for
+classes that send images, images and request bytes per second (and per request in a table).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from reports.slo import format_value
 from reports.svg import HOVER_SCRIPT, PALETTE, Line, line_chart
 
 LATENCIES = (("ttft", "TTFT"), ("tpot", "TPOT"), ("itl", "ITL"), ("e2el", "E2E latency"))
+SERVER_SIDE = (("ttfo", "TTFO (answer)"), ("server_prefill", "Server prefill"), ("server_itl", "Server ITL"),
+               ("ttft_minus_server_prefill", "TTFT &minus; server prefill"))
+"""Rows after :data:`LATENCIES`, each only when the run has it (as the console table shows them):
+TTFO, the first answer token after any reasoning, when reasoning arrived (without it TTFO is
+TTFT); the server's own prefill and gaps between tokens, and client TTFT minus that prefill,
+when a server sent its timings (MindIE's ``prefill_time`` and ``decode_time_arr``)."""
 STATS = ("mean", "median", "std", "p90", "p95", "p99", "max")
 ALL = "all"
 TIME_NOTE = ("A request, a failure, its images and bytes count in the second the request ended, with its "
@@ -87,26 +94,37 @@ def _meta(summary: dict) -> str:
     if summary.get("goodput"):
         bounds = " ".join(f"{k} &le; {v:g} ms" for k, v in summary["goodput"].items())
         items.append(("Goodput bounds", bounds))
-    sources = ", ".join(f"{k} {v}" for k, v in sorted((summary.get("output_tokens_source") or {}).items()))
-    items.append(("Output tokens counted from", sources or "n/a"))
+    items.append(("Output tokens counted from", _sources(summary.get("output_tokens_source")) or "n/a"))
+    if summary.get("total_reasoning_tokens"):
+        items.append(("Reasoning tokens counted from", _sources(summary.get("reasoning_tokens_source"))))
     return '<div class="llm-meta">' + "".join(
         f"<div><b>{escape(str(k))}:</b> {v if k == 'Goodput bounds' else escape(str(v))}</div>"
         for k, v in items) + "</div>"
 
 
+def _sources(sources: dict | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted((sources or {}).items()))
+
+
 def summary_table(summary: dict) -> str:
-    """Per class: counts, throughput, the main latencies and goodput (the console table's figures)."""
+    """Per class: counts, throughput, the main latencies and goodput (the console table's figures);
+    reasoning tokens of the output tokens, when reasoning arrived."""
     goodput = "goodput_share" in summary
+    reasoning = bool(summary.get("total_reasoning_tokens"))
     header = ["Class", "# Requests", "# Fails", "Req/s", "Output tok/s", "TTFT mean (ms)", "TTFT p95 (ms)",
               "TPOT mean (ms)", "ITL p95 (ms)", "E2E p95 (ms)"]
+    if reasoning:
+        header[5:5] = ["Output tokens", "Reasoning tokens"]
     if goodput:
         header += ["Goodput (req/s)", "Goodput share"]
     rows = []
     for name, s in _classes(summary).items():
         row = [escape("Aggregated" if name == ALL else name), _num(s["completed"] + s["failed"]),
-               _num(s["failed"]), _num(s["request_throughput"]), _num(s["output_throughput"], 1),
-               _num(s["mean_ttft_ms"]), _num(s["p95_ttft_ms"]),
-               _num(s["mean_tpot_ms"]), _num(s["p95_itl_ms"]), _num(s["p95_e2el_ms"], 1)]
+               _num(s["failed"]), _num(s["request_throughput"]), _num(s["output_throughput"], 1)]
+        if reasoning:
+            row += [_num(s["total_output_tokens"]), _num(s.get("total_reasoning_tokens") or 0)]
+        row += [_num(s["mean_ttft_ms"]), _num(s["p95_ttft_ms"]), _num(s["mean_tpot_ms"]),
+                _num(s["p95_itl_ms"]), _num(s["p95_e2el_ms"], 1)]
         if goodput:
             share = s.get("goodput_share")
             row += [_num(s.get("request_goodput")), "n/a" if share is None else f"{share:.1%}"]
@@ -114,10 +132,19 @@ def summary_table(summary: dict) -> str:
     return _table(header, rows, total_last=True)
 
 
+def shown_latencies(summary: dict) -> list[tuple[str, str]]:
+    """:data:`LATENCIES`, then those of :data:`SERVER_SIDE` this run has, as (key, label)."""
+    classes = _classes(summary).values()
+    reasoned = any(s.get("total_reasoning_tokens") for s in classes)
+    extra = [(key, label) for key, label in SERVER_SIDE
+             if any(s.get(f"count_{key}") for s in classes) and (key != "ttfo" or reasoned)]
+    return [*LATENCIES, *extra]
+
+
 def latency_table(summary: dict) -> str:
     header = ["Metric (ms)", "Class", *STATS, "Samples"]
     rows = []
-    for key, label in LATENCIES:
+    for key, label in shown_latencies(summary):
         for name, s in _classes(summary).items():
             rows.append([label, escape(name), *(_num(s.get(f"{stat}_{key}_ms")) for stat in STATS),
                          _num(s.get(f"count_{key}"))])

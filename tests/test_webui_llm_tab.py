@@ -1,6 +1,8 @@
 """The web UI's LLM tab, in a real browser, on a local run and on a master with 2 workers: its
 charts and tables change while the run goes on, its table ends on the numbers of the summary
-JSON, and the Download Data tab serves that summary and the per-request records.
+JSON, and the Download Data tab serves that summary and the per-request records. The emulator
+reasons before each answer and sends MindIE's own timings, so TTFO, reasoning tokens and the
+server's prefill and ITL are in the tables and the records too.
 
 Screenshots land in tests/artifacts/webui-llm-<mode>-<moment>.png.
 """
@@ -30,6 +32,9 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CLASSES = ("TextChatUser", "Base64ImageChatUser")
 SETTLE_CHARTS = 1.5
 """Seconds for the charts' update animation to end before a screenshot."""
+EMULATOR = ("--ttft-ms", "40", "--itl-ms", "8", "--reasoning-tokens", "4", "--mindie")
+SERVER_SIDE = ("ttfo", "server_prefill", "server_itl", "ttft_minus_server_prefill")
+"""The latencies the second table shows when the run has them (reasoning, the server's timings)."""
 
 
 def free_port() -> int:
@@ -104,8 +109,9 @@ def check_table_matches(page, summary: dict) -> None:
     for row, figures in rows.items():
         assert count(page, row) == figures["completed"], row
         assert figure(page, row, "failed") == shown(figures["failed"], 0), row
-        assert figure(page, row, "total_output_tokens") == shown(figures["total_output_tokens"], 0), row
-        for latency in ("ttft", "tpot", "itl", "e2el"):
+        for tokens in ("total_output_tokens", "total_reasoning_tokens"):
+            assert figure(page, row, tokens) == shown(figures[tokens], 0), (row, tokens)
+        for latency in ("ttft", "tpot", "itl", "e2el", *SERVER_SIDE):
             for stat in ("mean", "p50", "p90", "p99"):
                 key = f"{stat}_{latency}_ms"
                 assert figure(page, row, key) == shown(figures[key]), (row, key)
@@ -161,7 +167,7 @@ def test_llm_tab_is_live_and_ends_on_the_summary(tmp_path, mode):
     distributed = mode == "distributed"
     web_port = free_port()
     base = f"http://127.0.0.1:{web_port}"
-    with start_emulator("--ttft-ms", "40", "--itl-ms", "8") as emulator:
+    with start_emulator(*EMULATOR) as emulator:
         procs = start_ui(tmp_path, emulator.url, web_port, distributed)
         try:
             wait_until(lambda: answers(f"{base}/"), "web UI", procs=procs)
@@ -192,3 +198,7 @@ def test_llm_tab_is_live_and_ends_on_the_summary(tmp_path, mode):
     table = list(csv.DictReader(io.StringIO(records_text)))
     assert len(table) == summary["completed"] + summary["failed"]
     assert {row["class"] for row in table} == {"text", "base64"}
+    assert all(row["reasoning_tokens"] == "4" and float(row["ttfo_ms"]) > float(row["ttft_ms"])
+               and float(row["server_prefill_ms"]) == pytest.approx(40.0)
+               and float(row["server_itl_mean_ms"]) == pytest.approx(8.0)
+               for row in table if row["status"] == "ok")

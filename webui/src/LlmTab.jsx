@@ -4,7 +4,7 @@ import { Box, ToggleButton, ToggleButtonGroup, Typography } from '@mui/material'
 import { useSelector } from 'react-redux';
 import { LineChart, useInterval } from 'locust-ui';
 
-import { CountsTable, FailuresTable, LatencyTable, summaryRows } from './LlmTable.jsx';
+import { CountsTable, FailuresTable, LatencyTable, serverSideShown, summaryRows } from './LlmTable.jsx';
 import { SERVER_SPECS, chartData, chartSpecs, mergeRows, serverChartData, timeAxis } from './series.js';
 
 const POLL_MS = 2000;
@@ -159,6 +159,15 @@ function ServerCharts({ live, isDarkMode }) {
   );
 }
 
+/** The heading over the TTFO and server-timing rows: what they hold. */
+function serverSideTitle(figures) {
+  const ttfo = figures.some(([key]) => key === 'ttfo');
+  if (figures.length === 1 && ttfo) {
+    return 'Time to first answer token';
+  }
+  return ttfo ? 'Time to first answer token and server timings' : 'Server timings';
+}
+
 function Heading({ children }) {
   return (
     <Typography component='h2' sx={{ mb: 1, mt: 3 }} variant='h6'>
@@ -179,6 +188,7 @@ export default function LlmTab() {
   const classes = Object.keys(live.summary.per_class || {});
   const rows = summaryRows(live.summary);
   const shown = selected === ALL || classes.includes(selected) ? selected : ALL;
+  const serverSide = serverSideShown(rows);
   return (
     <Box data-final={live.final ? 'true' : 'false'} data-run={live.run} data-testid='llm-tab' sx={{ pb: 4 }}>
       <Typography color='text.secondary' variant='body2'>
@@ -188,6 +198,12 @@ export default function LlmTab() {
       </Typography>
       <Heading>Latency</Heading>
       {rows.length ? <LatencyTable rows={rows} /> : <Typography color='text.secondary'>No request yet.</Typography>}
+      {serverSide.length > 0 && (
+        <>
+          <Heading>{serverSideTitle(serverSide)}</Heading>
+          <LatencyTable label='LLM answer and server timings' latencies={serverSide} rows={rows} />
+        </>
+      )}
       <Heading>Requests and tokens</Heading>
       {rows.length ? <CountsTable rows={rows} /> : <Typography color='text.secondary'>No request yet.</Typography>}
       {Object.keys(live.summary.failures || {}).length > 0 && (

@@ -16,6 +16,17 @@ const LATENCIES = [
   ['itl', 'ITL'],
   ['e2el', 'E2E'],
 ];
+/**
+ * Shown only when the run has them, as the console table and the HTML report show them: TTFO (the
+ * first answer token, after any reasoning) when reasoning arrived, and the server's own timings
+ * (MindIE's prefill_time and decode_time_arr) when a server sent them.
+ */
+const SERVER_SIDE = [
+  ['ttfo', 'TTFO'],
+  ['server_prefill', 'Server prefill'],
+  ['server_itl', 'Server ITL'],
+  ['ttft_minus_server_prefill', 'TTFT − server prefill'],
+];
 const STATS = [
   ['mean', 'Mean'],
   ['p50', 'p50'],
@@ -28,9 +39,19 @@ const COUNTS = [
   { key: 'request_throughput', title: 'Requests/s', digits: 2 },
   { key: 'total_input_tokens', title: 'Input tokens' },
   { key: 'total_output_tokens', title: 'Output tokens' },
+  { key: 'total_reasoning_tokens', title: 'Reasoning tokens', reasoning: true },
   { key: 'output_throughput', title: 'Output tokens/s', digits: 2 },
   { key: 'duration', title: 'Duration (s)', digits: 1 },
 ];
+
+const reasoned = rows => rows.some(row => row.figures.total_reasoning_tokens);
+
+/** Of SERVER_SIDE, the figures these rows have samples of (TTFO only when reasoning arrived). */
+export function serverSideShown(rows) {
+  return SERVER_SIDE.filter(
+    ([key]) => rows.some(row => row.figures[`count_${key}`]) && (key !== 'ttfo' || reasoned(rows)),
+  );
+}
 
 const number = (value, digits = 0) =>
   value === null || value === undefined
@@ -54,21 +75,21 @@ function ClassCell({ row }) {
   );
 }
 
-export function LatencyTable({ rows }) {
+export function LatencyTable({ rows, latencies = LATENCIES, label = 'LLM latencies' }) {
   return (
     <TableContainer component={Paper}>
-      <Table aria-label='LLM latencies' size='small'>
+      <Table aria-label={label} size='small'>
         <TableHead>
           <TableRow>
             <TableCell rowSpan={2}>Class</TableCell>
-            {LATENCIES.map(([key, label]) => (
+            {latencies.map(([key, title]) => (
               <TableCell align='center' colSpan={STATS.length} key={key} sx={groupStart}>
-                {label} (ms)
+                {title} (ms)
               </TableCell>
             ))}
           </TableRow>
           <TableRow>
-            {LATENCIES.flatMap(([key]) =>
+            {latencies.flatMap(([key]) =>
               STATS.map(([stat, label], index) => (
                 <TableCell align='right' key={`${key}-${stat}`} sx={index === 0 ? groupStart : undefined}>
                   {label}
@@ -81,7 +102,7 @@ export function LatencyTable({ rows }) {
           {rows.map(row => (
             <TableRow data-class={row.name} key={row.name}>
               <ClassCell row={row} />
-              {LATENCIES.flatMap(([key]) =>
+              {latencies.flatMap(([key]) =>
                 STATS.map(([stat], index) => (
                   <TableCell
                     align='right'
@@ -102,13 +123,14 @@ export function LatencyTable({ rows }) {
 }
 
 export function CountsTable({ rows }) {
+  const counts = reasoned(rows) ? COUNTS : COUNTS.filter(count => !count.reasoning);
   return (
     <TableContainer component={Paper}>
       <Table aria-label='LLM requests and tokens' size='small'>
         <TableHead>
           <TableRow>
             <TableCell>Class</TableCell>
-            {COUNTS.map(({ key, title }) => (
+            {counts.map(({ key, title }) => (
               <TableCell align='right' key={key}>
                 {title}
               </TableCell>
@@ -119,7 +141,7 @@ export function CountsTable({ rows }) {
           {rows.map(row => (
             <TableRow data-class={row.name} key={row.name}>
               <ClassCell row={row} />
-              {COUNTS.map(({ key, digits }) => (
+              {counts.map(({ key, digits }) => (
                 <TableCell align='right' data-key={key} key={key} sx={cellSx}>
                   {number(row.figures[key], digits)}
                 </TableCell>

@@ -16,8 +16,9 @@ SHORT = ("-u", "4", "-r", "4", "-t", "3s", "--input-len", "32", "TextChatUser")
 def test_a_mindie_style_run_shows_server_prefill_beside_client_ttft(tmp_path):
     """The server says 80 ms to its first token and 5 ms a token; the client sees a little more:
     the network and the server's event loop before its clock starts."""
+    requests = tmp_path / "requests.jsonl"
     with start_emulator("--ttft-ms", "80", "--itl-ms", "5", "--mindie") as emu:
-        proc, summary = run_locust(emu.url, tmp_path, "--max-tokens", "16",
+        proc, summary = run_locust(emu.url, tmp_path, "--max-tokens", "16", "--request-log", str(requests),
                                    "--extra-body", '{"fullTextEnabled": true}', *SHORT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     done = summary["completed"]
@@ -34,6 +35,9 @@ def test_a_mindie_style_run_shows_server_prefill_beside_client_ttft(tmp_path):
     assert (summary["full_text_checked"], summary["full_text_differs"]) == (done, 0)
     table = proc.stdout
     assert "Server prefill" in table and "TTFT - server" in table and "Server ITL" in table
+    lines = read_jsonl(requests)
+    assert len(lines) == done
+    assert {(r["server_prefill_ms"], r["server_itl_ms_mean"]) for r in lines} == {(80.0, 5.0)}
 
 
 def test_a_reasoning_run_shows_both_first_token_times_and_both_token_counts(tmp_path):
@@ -41,8 +45,10 @@ def test_a_reasoning_run_shows_both_first_token_times_and_both_token_counts(tmp_
     token 6 gaps of 4 ms later."""
     log = tmp_path / "emulator.jsonl"
     args = ("--ttft-ms", "60", "--itl-ms", "4", "--reasoning-tokens", "6", "--log", str(log))
+    requests = tmp_path / "requests.jsonl"
     with start_emulator(*args) as emu:
-        proc, summary = run_locust(emu.url, tmp_path, "--max-tokens", "16", *SHORT)
+        proc, summary = run_locust(emu.url, tmp_path, "--max-tokens", "16", "--request-log", str(requests),
+                                   *SHORT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     done = summary["completed"]
     served = [r for r in read_jsonl(log) if r["outcome"] == "ok"]
@@ -56,6 +62,9 @@ def test_a_reasoning_run_shows_both_first_token_times_and_both_token_counts(tmp_
     assert summary["mean_ttfo_ms"] == pytest.approx(planned_ttfo, abs=8)
     assert summary["mean_ttfo_ms"] - summary["mean_ttft_ms"] == pytest.approx(6 * 4, abs=3)
     assert summary["count_ttfo"] == done and "TTFO (answer)" in proc.stdout
+    lines = read_jsonl(requests)
+    assert {(r["reasoning_tokens"], r["reasoning_tokens_source"]) for r in lines} == {(6, "usage")}
+    assert sum(r["ttfo_ms"] for r in lines) / len(lines) == pytest.approx(summary["mean_ttfo_ms"])
 
 
 def test_without_usage_reasoning_tokens_are_recounted_by_the_tokenizer(tmp_path):

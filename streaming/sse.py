@@ -17,6 +17,10 @@ from time import perf_counter
 
 from sseclient import SSEClient
 
+Push = Callable[[Callable[[bytes, float], None]], None]
+"""A source that calls its argument with each ``(chunk, arrival time)`` until the body ends
+(raising what the reading raised), and returns then."""
+
 
 class TimedChunks:
     """An iterable of byte chunks that remembers when the last one came.
@@ -27,9 +31,13 @@ class TimedChunks:
     transport's kernel stamps). Either returns ``b""`` at the end of the body. The source may
     be attached after construction: a request's timeouts watch ``t_last`` from its send on,
     before the response (and so its reader) exists.
+
+    A stamped source may also push: :meth:`feed_into` then has it call the consumer with each
+    piece from the event loop the moment its read is in, so the reading greenlet is not woken
+    once a token (see :class:`Push`).
     """
 
-    __slots__ = ("_read", "_clock", "_stamped", "t_last", "nbytes")
+    __slots__ = ("_read", "_clock", "_stamped", "_push", "t_last", "nbytes")
 
     def __init__(
         self, read: Callable[[], bytes] | None = None, clock: Callable[[], float] = perf_counter
@@ -37,6 +45,7 @@ class TimedChunks:
         self._read = read or _nothing
         self._clock = clock
         self._stamped: Callable[[], tuple[bytes, float]] | None = None
+        self._push: Push | None = None
         self.t_last = 0.0
         """Arrival time of the most recent chunk."""
         self.nbytes = 0
@@ -46,9 +55,28 @@ class TimedChunks:
         """Read chunks from ``read``, each stamped by ``clock()`` when it returns."""
         self._read, self._clock, self._stamped = read, clock, None
 
-    def attach_stamped(self, read: Callable[[], tuple[bytes, float]]) -> None:
-        """Read ``(chunk, arrival time)`` pairs from ``read``: the source's stamps are kept."""
-        self._stamped = read
+    def attach_stamped(self, read: Callable[[], tuple[bytes, float]], push: Push | None = None) -> None:
+        """Read ``(chunk, arrival time)`` pairs from ``read``: the source's stamps are kept.
+        ``push``: the same pieces handed on by the source itself (:meth:`feed_into`)."""
+        self._stamped, self._push = read, push
+
+    def feed_into(self, sink: Callable[[bytes], None]) -> None:
+        """Call ``sink`` with each chunk until the body ends, ``t_last`` and ``nbytes`` set first.
+
+        A pushing source calls it as each read comes in; any other is iterated here.
+        """
+        push = self._push
+        if push is None:
+            for chunk in self:
+                sink(chunk)
+            return
+
+        def take(chunk: bytes, t: float) -> None:
+            self.t_last = t
+            self.nbytes += len(chunk)
+            sink(chunk)
+
+        push(take)
 
     def __iter__(self) -> Iterator[bytes]:
         stamped = self._stamped
@@ -134,18 +162,6 @@ def _last_boundary(data: bytes) -> int:
 def _parse(text: bytes) -> list[bytes]:
     """Complete events parsed by sseclient-py (WHATWG rules)."""
     return [event.data.encode() for event in SSEClient([text]).events()]
-
-
-def iter_events(chunks: TimedChunks) -> Iterator[bytes]:
-    """Yield the ``data`` of each SSE event as soon as it is complete.
-
-    The arrival time of a yielded event is ``chunks.t_last`` at the moment it is yielded.
-    """
-    decoder = SSEDecoder()
-    feed = decoder.feed
-    for chunk in chunks:
-        yield from feed(chunk)
-    yield from decoder.end()
 
 
 def chunks_from_bytes(pieces: list[bytes], times: list[float] | None = None) -> TimedChunks:

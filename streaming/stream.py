@@ -12,7 +12,7 @@ import orjson
 
 from streaming.chunks import PARSERS, ChunkParser, StreamError, error_message
 from streaming.record import RequestRecord
-from streaming.sse import TimedChunks, iter_events
+from streaming.sse import SSEDecoder, TimedChunks
 
 TokenCounter = Callable[[str], int]
 OnToken = Callable[[RequestRecord, float], None]
@@ -31,33 +31,62 @@ def read_stream(
     Sets ``t_first`` and ``token_times`` as token-bearing events arrive (the parser keeps
     their text). ``[DONE]`` is noted, not required.
     """
-    loads = orjson.loads
-    times = record.token_times
-    append_time = times.append
-    for data in iter_events(chunks):
-        t = chunks.t_last
-        if data == b"[DONE]":
-            record.done_marker = True
-            continue
-        try:
-            obj = loads(data)
-        except orjson.JSONDecodeError:
-            raise StreamError("malformed JSON in stream chunk") from None
-        if type(obj) is not dict:
-            raise StreamError("stream chunk is not a JSON object")
-        piece = parse(obj, record)
-        if not piece:
-            continue
-        if times:
-            gap = t - times[-1]
-            append_time(t)
-            if on_token is not None:
-                on_token(record, gap)
-        else:
-            record.t_first = t
-            append_time(t)
-            if on_first is not None:
-                on_first(record, t - record.t_start)
+    reader = EventReader(chunks, parse, record, on_first, on_token)
+    chunks.feed_into(reader.feed)
+    reader.end()
+
+
+class EventReader:
+    """The events of each chunk, as it comes, into the record: the per-token path of the tool.
+
+    :meth:`feed` may run in the event loop (a pushing transport calls it there), so it only
+    parses and records: no I/O, no waits.
+    """
+
+    __slots__ = ("_chunks", "_parse", "_record", "_on_first", "_on_token", "_decode")
+
+    def __init__(self, chunks: TimedChunks, parse: ChunkParser, record: RequestRecord,
+                 on_first: OnToken | None, on_token: OnToken | None) -> None:
+        self._chunks, self._parse, self._record = chunks, parse, record
+        self._on_first, self._on_token = on_first, on_token
+        self._decode = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> None:
+        """Every event ``chunk`` completes, stamped with its arrival (``chunks.t_last``)."""
+        self._events(self._decode.feed(chunk))
+
+    def end(self) -> None:
+        """The body is over: an event left without its final blank line still counts."""
+        self._events(self._decode.end())
+
+    def _events(self, events: list[bytes]) -> None:
+        if not events:
+            return
+        record = self._record
+        t = self._chunks.t_last
+        times = record.token_times
+        for data in events:
+            if data == b"[DONE]":
+                record.done_marker = True
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise StreamError("malformed JSON in stream chunk") from None
+            if type(obj) is not dict:
+                raise StreamError("stream chunk is not a JSON object")
+            if not self._parse(obj, record):
+                continue
+            if times:
+                gap = t - times[-1]
+                times.append(t)
+                if self._on_token is not None:
+                    self._on_token(record, gap)
+            else:
+                record.t_first = t
+                times.append(t)
+                if self._on_first is not None:
+                    self._on_first(record, t - record.t_start)
 
 
 def read_body(body: bytes, parse: ChunkParser, record: RequestRecord) -> None:

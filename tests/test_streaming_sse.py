@@ -4,7 +4,7 @@ import pytest
 
 from streaming.chunks import chat_chunk
 from streaming.record import RequestRecord
-from streaming.sse import chunks_from_bytes, iter_events
+from streaming.sse import SSEDecoder, chunks_from_bytes
 from streaming.stream import consume_response, read_stream
 
 ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n'
@@ -19,8 +19,9 @@ def tok(text: str, finish: str | None = None) -> bytes:
 
 
 def events_with_times(pieces, times):
-    chunks = chunks_from_bytes(pieces, times)
-    return [(data, chunks.t_last) for data in iter_events(chunks)]
+    chunks, decoder, out = chunks_from_bytes(pieces, times), SSEDecoder(), []
+    chunks.feed_into(lambda chunk: out.extend((data, chunks.t_last) for data in decoder.feed(chunk)))
+    return out + [(data, chunks.t_last) for data in decoder.end()]
 
 
 def test_event_split_across_three_reads_is_stamped_with_the_last_read():

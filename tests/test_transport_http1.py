@@ -23,8 +23,24 @@ class Reads:
     def read(self):
         return self.reads.pop(0) if self.reads else (b"", 99.0)
 
+    def push(self, take):
+        while not take(self.read()):
+            pass
 
-def body_pieces(response):
+
+@pytest.fixture(params=["pull", "push"])
+def body_pieces(request):
+    """The body as ``(piece, time)``: read piece by piece, or pushed to a sink as reads come."""
+    return pulled if request.param == "pull" else pushed
+
+
+def pushed(response):
+    pieces = []
+    response.push(lambda piece, t: pieces.append((piece, t)))
+    return pieces
+
+
+def pulled(response):
     pieces = []
     while True:
         piece, t = response.read()
@@ -33,7 +49,7 @@ def body_pieces(response):
         pieces.append((piece, t))
 
 
-def test_a_chunk_split_across_reads_comes_out_when_whole_with_the_later_time():
+def test_a_chunk_split_across_reads_comes_out_when_whole_with_the_later_time(body_pieces):
     wire = SSE_HEAD + chunk(CHUNK) + b"0\r\n\r\n"
     cut = len(SSE_HEAD) + 20
     response = Response(Reads((wire[:cut], 1.0), (wire[cut:], 2.0)))
@@ -44,21 +60,21 @@ def test_a_chunk_split_across_reads_comes_out_when_whole_with_the_later_time():
     assert response.message_complete and not response.should_close()
 
 
-def test_every_chunk_of_one_read_is_handed_on_as_one_piece_with_that_reads_time():
+def test_every_chunk_of_one_read_is_handed_on_as_one_piece_with_that_reads_time(body_pieces):
     wire = SSE_HEAD + chunk(CHUNK) + chunk(CHUNK) + chunk(CHUNK)
     response = Response(Reads((wire, 5.0), (b"0\r\n\r\n", 6.0)))
     response.read_headers()
     assert body_pieces(response) == [(CHUNK * 3, 5.0)]
 
 
-def test_reading_stops_at_done_even_if_the_body_stays_open():
+def test_reading_stops_at_done_even_if_the_body_stays_open(body_pieces):
     response = Response(Reads((SSE_HEAD + chunk(CHUNK + FINISH), 1.0), (chunk(b": ping\n\n"), 2.0)))
     response.read_headers()
     assert body_pieces(response) == [(CHUNK + FINISH, 1.0)]
     assert response.done_seen and not response.message_complete and response.should_close()
 
 
-def test_done_split_across_reads_is_seen():
+def test_done_split_across_reads_is_seen(body_pieces):
     done = b"data: [DONE]\n\n"
     response = Response(Reads((SSE_HEAD + chunk(CHUNK + done[:7]), 1.0), (chunk(done[7:]), 2.0),
                               (chunk(b"more"), 3.0)))
@@ -76,12 +92,25 @@ def test_content_length_and_close_delimited_bodies_end_where_their_framing_says(
     assert until_close.read_all() == b"data: x\n\n" and until_close.should_close()
 
 
-def test_a_body_cut_short_is_a_closed_connection():
+def test_a_body_cut_short_is_a_closed_connection(body_pieces):
     response = Response(Reads((SSE_HEAD + chunk(CHUNK), 1.0)))
     response.read_headers()
-    response.read()
     with pytest.raises(ConnectionClosed):
-        response.read()
+        body_pieces(response)
+
+
+def test_what_a_pushed_sink_raises_reaches_the_reader_and_nothing_is_pushed_after_it():
+    response = Response(Reads((SSE_HEAD + chunk(CHUNK), 1.0), (chunk(CHUNK), 2.0), (b"0\r\n\r\n", 3.0)))
+    response.read_headers()
+    seen = []
+
+    def sink(piece, t):
+        seen.append(t)
+        raise ValueError("bad chunk")
+
+    with pytest.raises(ValueError, match="bad chunk"):
+        response.push(sink)
+    assert seen == [1.0]
 
 
 def test_request_head_names_the_host_and_length():

@@ -169,7 +169,7 @@ class ChatClient:
             conn = self.http.socket
             if conn is not None and conn.sent:
                 record.t_start = conn.sent  # when the request really left, after any connect
-            chunks.attach_stamped(response.read)  # each read's body, stamped with its arrival
+            chunks.attach_stamped(response.read, response.push)  # each read's body, stamped with its arrival
             self._read(response, chunks, path, streamed, record)
         except RequestCancelled as exc:
             record.error = exc.reason

@@ -13,6 +13,7 @@ the same read is kept; the connection is reused only if the body also ended with
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import gevent
 import httptools
@@ -45,7 +46,7 @@ class Response:
 
     __slots__ = ("_conn", "_parser", "_body", "status_code", "headers", "headers_complete",
                  "message_complete", "_close_delimited", "_event_stream", "_ended", "_t", "_tail",
-                 "done_seen", "_keep_alive")
+                 "done_seen", "_keep_alive", "_sink")
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -63,6 +64,7 @@ class Response:
         self._tail = b""
         self.done_seen = False
         """An event stream's ``data: [DONE]`` was read: the body is over for the reader."""
+        self._sink: Callable[[bytes, float], None] | None = None
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -104,8 +106,7 @@ class Response:
 
     def read(self) -> tuple[bytes, float]:
         """The body bytes of the next socket read (``b""`` once the body is over) and their time."""
-        body = self._body
-        while not body:
+        while not self._body:
             if self._ended or self.message_complete:
                 self._ended = True
                 return b"", self._t
@@ -117,6 +118,43 @@ class Response:
                     return b"", t
                 raise ConnectionClosed("closed mid-body")
             self._parser.feed_data(data)
+        return self._piece(), self._t
+
+    def push(self, sink: Callable[[bytes, float], None]) -> None:
+        """Hand the body to ``sink`` as :meth:`read` would return it, piece by piece, until it
+        is over; the pieces after the first are handed on in the event loop as each read comes
+        (:meth:`Connection.push`). Raises what reading or ``sink`` raised."""
+        if self._body:
+            sink(self._piece(), self._t)
+        if self._ended or self.message_complete:
+            self._ended = True
+            return
+        self._sink = sink
+        try:
+            self._conn.push(self._take)
+        finally:
+            self._sink = None
+
+    def _take(self, read: tuple[bytes, float]) -> bool:
+        """One socket read while pushing: parsed, its body handed on; True once the body is over."""
+        data, t = read
+        self._t = t
+        if not data:
+            if not self._close_delimited:
+                raise ConnectionClosed("closed mid-body")
+            self.message_complete = self._ended = True
+            return True
+        self._parser.feed_data(data)
+        if self._body:
+            self._sink(self._piece(), t)
+        if self._ended or self.message_complete:
+            self._ended = True
+            return True
+        return False
+
+    def _piece(self) -> bytes:
+        """The body bytes parsed so far, as one piece; notes an event stream's ``[DONE]``."""
+        body = self._body
         piece = body[0] if len(body) == 1 else b"".join(body)
         body.clear()
         if self._event_stream:
@@ -126,7 +164,7 @@ class Response:
                 self.done_seen = self._ended = True
             # Only a piece cut inside an event can hold the start of a [DONE] split over two reads.
             self._tail = b"" if piece.endswith(b"\n\n") else piece[-16:]
-        return piece, self._t
+        return piece
 
     def read_all(self, limit: int = 1 << 24) -> bytes:
         """The whole body (up to ``limit`` bytes)."""

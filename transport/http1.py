@@ -26,6 +26,18 @@ _DONE = re.compile(rb"(?:^|[\r\n])data: ?\[DONE\][ \t]*(?:\r\n|\n|\r)")
 _NO_BODY = frozenset({204, 304})
 
 
+def _has_done(data: bytes) -> bool:
+    """True when ``data`` holds a ``data: [DONE]`` line. The line pattern is tried only around
+    each ``[DONE]``: searched over a whole body read in one go (150 kB of 1,024 events) it
+    tried every position, ~3 µs a token, a third of the client's time at zero delays."""
+    at = data.find(b"[DONE]")
+    while at >= 0:
+        if _DONE.search(data, max(0, at - 8), at + 64):
+            return True
+        at = data.find(b"[DONE]", at + 1)
+    return False
+
+
 def request_head(
     method: str, path: str, authority: str, headers: dict[str, str], length: int | None
 ) -> bytes:
@@ -160,7 +172,7 @@ class Response:
         if self._event_stream:
             tail = self._tail
             seen = tail + piece if tail else piece
-            if b"[DONE]" in seen and _DONE.search(seen):
+            if b"[DONE]" in seen and _has_done(seen):
                 self.done_seen = self._ended = True
             # Only a piece cut inside an event can hold the start of a [DONE] split over two reads.
             self._tail = b"" if piece.endswith(b"\n\n") else piece[-16:]

@@ -6,7 +6,6 @@ TLS tests); the announced URL is then ``https://``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -29,8 +28,8 @@ except ImportError:  # uvloop is optional: fall back to asyncio's own loop
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")  # no "PyTorch was not found" banner
     try:
-        context, rest = _tls(sys.argv[1:] if argv is None else list(argv))
-        config = parse_args(rest)
+        config = parse_args(argv)
+        context = _tls(config)
         sock, url = _listen(config)
         emulator = Emulator(config, load_tokenizer(config.tokenizer))
     except ConfigError as exc:
@@ -44,22 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _tls(argv: list[str]) -> tuple[ssl.SSLContext | None, list[str]]:
-    """``--tls-cert``/``--tls-key`` taken out of ``argv``: a server context, or None for plain HTTP."""
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--tls-cert")
-    parser.add_argument("--tls-key")
-    known, rest = parser.parse_known_args(argv)
-    if not known.tls_cert and not known.tls_key:
-        return None, rest
-    if not (known.tls_cert and known.tls_key):
-        raise ConfigError("--tls-cert and --tls-key go together")
+def _tls(config: EmulatorConfig) -> ssl.SSLContext | None:
+    """A server context for ``--tls-cert``/``--tls-key``, or None for plain HTTP."""
+    if not config.tls_cert:
+        return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        context.load_cert_chain(known.tls_cert, known.tls_key)
+        context.load_cert_chain(config.tls_cert, config.tls_key)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"--tls-cert {known.tls_cert} / --tls-key {known.tls_key}: {exc}") from None
-    return context, rest
+        raise ConfigError(f"--tls-cert {config.tls_cert} / --tls-key {config.tls_key}: {exc}") from None
+    return context
 
 
 def _listen(config: EmulatorConfig) -> tuple[socket.socket, str]:

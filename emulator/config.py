@@ -104,6 +104,9 @@ class EmulatorConfig:
     planned gaps, ms) in the last chunk and at the top of a non-streamed body."""
     api_key: str | None = field(default=None, repr=False)
     """When set, every /v1 request must carry ``Authorization: Bearer <key>`` (else 401)."""
+    tls_cert: str | None = None
+    """PEM certificate (chain) to serve HTTPS with, ``tls_key`` its key; None: plain HTTP."""
+    tls_key: str | None = None
 
     @property
     def instant(self) -> bool:
@@ -174,6 +177,9 @@ def _build_parser() -> _Parser:
                    help="delta field of reasoning: " + "|".join(REASONING_FIELDS))
     p.add_argument("--mindie", action="store_true",
                    help="MindIE's shape: usage in every chunk, full_text, prefill_time and decode_time_arr")
+    p.add_argument("--tls-cert", default=None, metavar="FILE",
+                   help="serve HTTPS with this PEM certificate (chain); with --tls-key")
+    p.add_argument("--tls-key", default=None, metavar="FILE", help="the PEM private key of --tls-cert")
     add_batch_arguments(p)
     return p
 
@@ -219,7 +225,11 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         reasoning_field=ns.reasoning_field,
         mindie=ns.mindie,
         api_key=_api_key(ns.api_key_env),
+        tls_cert=ns.tls_cert,
+        tls_key=ns.tls_key,
     )
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
     if config.text_only and config.ignore_images:
         raise ConfigError("--text-only rejects images and --ignore-images takes them: pick one")
     if not config.allow_non_loopback:

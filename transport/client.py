@@ -41,7 +41,11 @@ def _close_record(record: RequestRecord) -> None:
 
 
 class Reporter(Protocol):
-    """Receives a request's first token, each later token, and the finished record."""
+    """Receives a request's first token, each later token, and the finished record.
+
+    ``first_token`` and ``token`` are called as a streamed body is read, in the event loop's
+    own greenlet (the transport pushes each read there): they must not wait or do I/O.
+    """
 
     def first_token(self, record: RequestRecord, ttft: float) -> None: ...
 

@@ -56,7 +56,7 @@ class ClassMetrics:
         """Wall-clock end of the latest request."""
         self.dists = {name: Distribution() for name in (*LATENCIES, *SERVER_SIDE, "queue")}
         """The latencies, :data:`SERVER_SIDE`, and open-loop queue times (arrival to send;
-        failures included). A difference below zero reads as 0 in percentiles (the mean is exact)."""
+        failures included). A difference below zero (TTFT - server prefill) reads as itself."""
         self.ttft_by_turn: dict[int, Distribution] = {}
         self.retries: Counter[str] = Counter()
         """Attempts answered 429/503 and sent again, by grouped reason (not counted as requests)."""

@@ -9,9 +9,11 @@ so a range of values costs 2,304 buckets per decade (27,645 from 1 ns to 1000 s)
 samples it holds. Within a bucket the samples sit evenly spread, and percentiles interpolate
 between those positions as numpy's default does between samples; each sample's estimate stays
 in its own bucket, so every percentile is within 0.1 % of numpy's on the raw samples (the worst
-measured on 10 M samples of three shapes: 0.003 %). Samples below 1 ns (gaps of exactly 0
-between events that came in one read, clock quirks; NaN and infinity too, so nothing crashes)
-are counted in a lowest bucket that reads as 0. Sum, sum of squares, min and max are exact.
+measured on 10 M samples of three shapes: 0.003 %). Negative samples (a difference of two
+clocks, such as TTFT minus the server's prefill) get the same buckets by their magnitude, apart,
+and read as themselves. Samples within 1 ns of zero (gaps of exactly 0 between events that came
+in one read; NaN and infinity too, so nothing crashes) are counted in a middle bucket that
+reads as 0. Sum, sum of squares, min and max are exact.
 
 ``add`` is on the per-token path, so it only appends to a buffer that numpy folds into the
 buckets every 4,096 samples (and before any read). Measured with ``bench/bench_distribution.py``
@@ -38,7 +40,7 @@ PERCENTILES = (50, 90, 95, 99)
 GROWTH = 1.001
 """Upper edge over lower edge of every bucket: the worst-case relative error of a percentile."""
 FLOOR = 1e-9
-"""Lower edge of the first log bucket (1 ns, the clock's resolution); below it: the lowest bucket."""
+"""Lower edge of the first log bucket (1 ns, the clock's resolution); nearer zero: zero's bucket."""
 BATCH = 4096
 """Samples buffered before they are folded into the buckets (32 KB of float64)."""
 
@@ -48,7 +50,8 @@ _PER_LOG = 1 / math.log(GROWTH)
 class Distribution:
     """Samples in seconds, kept as counts per log bucket plus exact sums, min and max."""
 
-    __slots__ = ("_buffer", "_first", "_counts", "_zero", "_n", "_total", "_total_sq", "_min", "_max")
+    __slots__ = ("_buffer", "_first", "_counts", "_neg_first", "_neg_counts", "_zero", "_n", "_total",
+                 "_total_sq", "_min", "_max")
 
     def __init__(self) -> None:
         self._buffer = array("d")
@@ -57,8 +60,11 @@ class Distribution:
         """Bucket index of ``_counts[0]``."""
         self._counts = np.zeros(0, np.int64)
         """Counts of buckets ``_first`` .. ``_first + len - 1``; none outside the samples' span."""
+        self._neg_first = 0
+        self._neg_counts = np.zeros(0, np.int64)
+        """Negative samples, by the bucket of their magnitude (``_neg_counts[0]`` is ``_neg_first``)."""
         self._zero = 0
-        """Samples below :data:`FLOOR` (zero or negative gaps)."""
+        """Samples within :data:`FLOOR` of zero (and NaN, infinity)."""
         self._n = 0
         """Samples folded so far (``n`` adds the buffered ones)."""
         self._total = 0.0
@@ -94,7 +100,10 @@ class Distribution:
         self._fold()
         other._fold()
         if other._counts.size:
-            self._add_counts(other._first, other._counts)
+            self._first, self._counts = _added(self._first, self._counts, other._first, other._counts)
+        if other._neg_counts.size:
+            self._neg_first, self._neg_counts = _added(self._neg_first, self._neg_counts, other._neg_first,
+                                                       other._neg_counts)
         self._zero += other._zero
         self._n += other._n
         self._total += other._total
@@ -107,7 +116,8 @@ class Distribution:
         self._fold()
         empty = not self._n
         return {
-            "first": self._first, "counts": self._counts.tolist(), "zero": self._zero, "n": self._n,
+            "first": self._first, "counts": self._counts.tolist(), "neg_first": self._neg_first,
+            "neg_counts": self._neg_counts.tolist(), "zero": self._zero, "n": self._n,
             "sum": self._total, "sumsq": self._total_sq,
             "min": None if empty else self._min, "max": None if empty else self._max,
         }
@@ -116,6 +126,7 @@ class Distribution:
     def from_dict(cls, data: dict) -> Distribution:
         dist = cls()
         dist._first, dist._counts = int(data["first"]), np.array(data["counts"], np.int64)
+        dist._neg_first, dist._neg_counts = int(data["neg_first"]), np.array(data["neg_counts"], np.int64)
         dist._zero, dist._n, dist._total, dist._total_sq = data["zero"], data["n"], data["sum"], data["sumsq"]
         if data["n"]:
             dist._min, dist._max = data["min"], data["max"]
@@ -128,9 +139,9 @@ class Distribution:
 
     @property
     def buckets(self) -> int:
-        """Buckets held (the memory bound): the log buckets spanned by the samples, plus the lowest."""
+        """Buckets held (the memory bound): the log buckets spanned by the samples, plus zero's."""
         self._fold()
-        return self._counts.size + 1
+        return self._counts.size + self._neg_counts.size + 1
 
     @property
     def mean(self) -> float:
@@ -182,16 +193,16 @@ class Distribution:
     def _order_statistics(self, ks: np.ndarray) -> np.ndarray:
         """Estimates of the k-th smallest samples (0-based): the c samples of a bucket sit evenly
         at (j + 0.5) / c of its width, so each estimate stays in the bucket its sample is in;
-        the first and last are the exact min and max."""
-        counts = self._counts
-        ends = np.cumsum(counts)
-        in_log = ks >= self._zero
-        ranks = ks[in_log] - self._zero
-        at = np.searchsorted(ends, ranks, side="right")
-        within = ranks - (ends[at] - counts[at])
-        low = FLOOR * GROWTH ** (self._first + at).astype(np.float64)
+        the first and last are the exact min and max. Negatives come first (the largest
+        magnitude first), then the zeros, then the positives."""
+        negatives = int(self._neg_counts.sum())
         out = np.zeros(ks.shape, np.float64)
-        out[in_log] = low + low * (GROWTH - 1) * (within + 0.5) / counts[at]
+        below = ks < negatives
+        if below.any():
+            out[below] = -_estimates(self._neg_first, self._neg_counts, negatives - 1 - ks[below])
+        above = ks >= negatives + self._zero
+        if above.any():
+            out[above] = _estimates(self._first, self._counts, ks[above] - negatives - self._zero)
         out = np.clip(out, self._min, self._max)
         out[ks == 0], out[ks == self._n - 1] = self._min, self._max
         return out
@@ -207,27 +218,46 @@ class Distribution:
         self._total_sq += float(samples @ samples)
         lo, hi = float(samples.min()), float(samples.max())
         self._min, self._max = min(self._min, lo), max(self._max, hi)
-        if not (lo >= FLOOR and hi < math.inf):  # NaN fails both: lowest bucket too, never a crash
+        if not (lo >= FLOOR and hi < math.inf):  # NaN fails both: zero's bucket, never a crash
             kept = (samples >= FLOOR) & (samples < math.inf)
-            self._zero += samples.size - int(kept.sum())
+            negative = (samples <= -FLOOR) & (samples > -math.inf)
+            self._zero += samples.size - int(kept.sum()) - int(negative.sum())
+            if negative.any():
+                self._neg_first, self._neg_counts = _added(self._neg_first, self._neg_counts,
+                                                           *_bucketed(-samples[negative]))
             samples = samples[kept]
             if not samples.size:
                 return
-        keys = (np.log(samples * (1 / FLOOR)) * _PER_LOG).astype(np.int64)
-        first = int(keys.min())
-        self._add_counts(first, np.bincount(keys - first))
+        self._first, self._counts = _added(self._first, self._counts, *_bucketed(samples))
 
-    def _add_counts(self, first: int, counts: np.ndarray) -> None:
-        """Add ``counts`` (buckets ``first`` ..) into ours, widening our span when needed."""
-        mine = self._counts
-        if not mine.size:
-            self._first, self._counts = first, counts.astype(np.int64)
-            return
-        start = min(first, self._first)
-        stop = max(first + counts.size, self._first + mine.size)
-        if start != self._first or stop - start != mine.size:
-            wider = np.zeros(stop - start, np.int64)
-            wider[self._first - start: self._first - start + mine.size] = mine
-            self._first, self._counts = start, wider
-        at = first - self._first
-        self._counts[at: at + counts.size] += counts
+
+def _bucketed(samples: np.ndarray) -> tuple[int, np.ndarray]:
+    """Positive samples (at least :data:`FLOOR`) as counts per log bucket, from the first one's index."""
+    keys = (np.log(samples * (1 / FLOOR)) * _PER_LOG).astype(np.int64)
+    first = int(keys.min())
+    return first, np.bincount(keys - first)
+
+
+def _added(first: int, counts: np.ndarray, more_first: int, more: np.ndarray) -> tuple[int, np.ndarray]:
+    """Bucket counts ``counts`` (from ``first``) with ``more`` (from ``more_first``) added, the span
+    widened when needed."""
+    if not counts.size:
+        return more_first, more.astype(np.int64)
+    start = min(first, more_first)
+    stop = max(first + counts.size, more_first + more.size)
+    if start != first or stop - start != counts.size:
+        wider = np.zeros(stop - start, np.int64)
+        wider[first - start: first - start + counts.size] = counts
+        first, counts = start, wider
+    at = more_first - first
+    counts[at: at + more.size] += more
+    return first, counts
+
+
+def _estimates(first: int, counts: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The ``ranks``-th smallest of the samples held as log-bucket ``counts`` (from ``first``)."""
+    ends = np.cumsum(counts)
+    at = np.searchsorted(ends, ranks, side="right")
+    within = ranks - (ends[at] - counts[at])
+    low = FLOOR * GROWTH ** (first + at).astype(np.float64)
+    return low + low * (GROWTH - 1) * (within + 0.5) / counts[at]

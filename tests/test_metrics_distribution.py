@@ -70,15 +70,31 @@ def test_one_repeated_value_reads_back_exactly():
     assert set(dist.percentiles(QS).values()) == {0.007}
 
 
-def test_zero_and_negative_gaps_count_in_the_lowest_bucket_and_read_as_zero():
+def test_zero_gaps_read_as_zero_and_a_negative_one_as_itself():
     gaps = [0.0] * 30 + [-2e-6] + [0.005] * 69  # events of one read share its time; a clock quirk
     dist = Distribution()
     dist.extend(gaps)
-    assert dist.n == 100 and dist.buckets == 2
-    got = dist.percentiles((10, 50))
-    assert got[10] == 0.0 and got[50] == pytest.approx(0.005, rel=BOUND)
+    assert dist.n == 100 and dist.buckets == 3
+    got = dist.percentiles((0, 10, 50))
+    assert got[0] == -2e-6 and got[10] == 0.0 and got[50] == pytest.approx(0.005, rel=BOUND)
     assert dist.mean == pytest.approx(np.mean(gaps), rel=1e-9)
     assert dist.min == -2e-6
+
+
+def test_a_difference_of_two_clocks_reads_within_a_tenth_of_a_percent_on_both_sides_of_zero():
+    rng = np.random.default_rng(5)
+    samples = rng.normal(0.002, 0.004, 50_000)  # TTFT - server prefill: mostly positive, some not
+    halves = Distribution(), Distribution()
+    halves[0].extend(samples[:20_000].tolist())
+    halves[1].extend(samples[20_000:].tolist())
+    dist = Distribution.from_dict(halves[0].to_dict())
+    dist.merge(Distribution.from_dict(halves[1].to_dict()))
+    qs = (1, 5, 10, 25, 50, 75, 99)
+    got = dist.percentiles(qs)
+    for q, want in zip(qs, np.percentile(samples, qs), strict=True):
+        assert got[q] == pytest.approx(want, rel=BOUND, abs=1e-8), q
+    assert got[1] < 0 < got[99]
+    assert dist.min == samples.min() and dist.max == samples.max()
 
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
@@ -146,7 +162,7 @@ def test_buckets_stay_bounded_by_the_range_not_the_sample_count():
     dist.extend(np.exp(_rng(8).uniform(math.log(1e-6), math.log(100.0), 1_000_000)).tolist())
     spanned = math.log(100.0 / 1e-6) / math.log(GROWTH) + 2  # log buckets the range can touch
     assert dist.n == 1_000_000
-    assert dist.buckets <= spanned + 1 < 18_500  # and the lowest bucket
+    assert dist.buckets <= spanned + 1 < 18_500  # and zero's bucket
 
 
 LONG_STREAM = [0.5 + 0.007 * i + 0.001 * (i % 3) for i in range(700)]

@@ -291,9 +291,9 @@ class Connection:
 
         Reads already queued go first, here; later ones are handed on in the hub as they come
         in, after every socket ready in that loop turn is read, and this greenlet sleeps until
-        ``take`` says the body is over. So a token costs no switch to the reader and back: at
-        256 streams of one token a write, the switches and the pull loop's layers were a fifth
-        of the client's time. Raises what the read or ``take`` raised; a throw into this
+        ``take`` says the body is over. So a token costs no switch to the reader and back
+        (measured at 256 streams of one token a write: 18.1 µs of client CPU a token, against
+        20.3 µs when each read was pulled). Raises what the read or ``take`` raised; a throw into this
         greenlet (a request's cancellation) ends the wait and no read is handed on after it.
         """
         queue = self._queue

@@ -198,7 +198,11 @@ def test_llm_tab_is_live_and_ends_on_the_summary(tmp_path, mode):
     table = list(csv.DictReader(io.StringIO(records_text)))
     assert len(table) == summary["completed"] + summary["failed"]
     assert {row["class"] for row in table} == {"text", "base64"}
-    assert all(row["reasoning_tokens"] == "4" and float(row["ttfo_ms"]) > float(row["ttft_ms"])
-               and float(row["server_prefill_ms"]) == pytest.approx(40.0)
-               and float(row["server_itl_mean_ms"]) == pytest.approx(8.0)
-               for row in table if row["status"] == "ok")
+    # TTFO is TTFT or later: the same when the reasoning and the first answer token came in one
+    # read. Here chromium shares the 2 cores: the client process was measured off the CPU for up
+    # to 100 ms, so a few streams' first tokens merge in the kernel and share the later arrival.
+    odd = [row for row in table if row["status"] == "ok" and not (
+        row["reasoning_tokens"] == "4" and float(row["ttfo_ms"]) >= float(row["ttft_ms"])
+        and float(row["server_prefill_ms"]) == pytest.approx(40.0)
+        and float(row["server_itl_mean_ms"]) == pytest.approx(8.0))]
+    assert not odd, odd[:3]

@@ -65,13 +65,13 @@ def parse_features(body: dict[str, Any]) -> Features:
     _check_formats(body)
     thinking, budget = _thinking(body)
     return Features(
-        n=_int(body, "n", 1) or 1,
+        n=int_field(body, "n", 1) or 1,
         stop=_stop(body.get("stop")),
-        seed=_int(body, "seed", None),
+        seed=int_field(body, "seed", None),
         tool=_tool(body),
         thinking=thinking,
         thinking_budget=budget,
-        full_text=_bool(body, "fullTextEnabled"),
+        full_text=bool_field(body, "fullTextEnabled"),
         seen=tuple(key for key in LOGGED if body.get(key) is not None),
     )
 
@@ -80,7 +80,9 @@ def _any_feature(body: dict[str, Any]) -> bool:
     return any(body.get(key) is not None for key in LOGGED)
 
 
-def _int(body: dict[str, Any], name: str, minimum: int | None) -> int | None:
+def int_field(body: dict[str, Any], name: str, minimum: int | None) -> int | None:
+    """``body[name]``: None when absent, else a whole number of at least ``minimum``
+    (:class:`FeatureError` otherwise)."""
     value = body.get(name)
     if value is None:
         return None
@@ -91,7 +93,8 @@ def _int(body: dict[str, Any], name: str, minimum: int | None) -> int | None:
     return value
 
 
-def _bool(body: dict[str, Any], name: str) -> bool:
+def bool_field(body: dict[str, Any], name: str) -> bool:
+    """``body[name]`` as a boolean (False when absent; :class:`FeatureError` for another type)."""
     value = body.get(name)
     if value is not None and not isinstance(value, bool):
         raise FeatureError(f"{name} must be a boolean, got {value!r}.", name)
@@ -167,4 +170,4 @@ def _thinking(body: dict[str, Any]) -> tuple[bool | None, int | None]:
     thinking = body.get("enable_thinking", (kwargs or {}).get("enable_thinking"))
     if thinking is not None and not isinstance(thinking, bool):
         raise FeatureError(f"enable_thinking must be a boolean, got {thinking!r}.", "enable_thinking")
-    return thinking, _int(body, "thinking_budget", 0)
+    return thinking, int_field(body, "thinking_budget", 0)

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from emulator.features import FeatureError, Features, parse_features
+from emulator.features import FeatureError, Features, bool_field, int_field, parse_features
 
 # Roles and how the chat template sees them ("developer" is OpenAI's newer name for "system").
 TEMPLATE_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
@@ -149,14 +149,21 @@ def _part(where: str, part: Any) -> tuple[str, str]:
 
 
 def _options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
-    max_tokens = _int_field(body, "max_completion_tokens", 1)
+    try:
+        return _read_options(body, default_max_tokens)
+    except FeatureError as exc:
+        raise BadRequest(exc.message, exc.param) from None
+
+
+def _read_options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
+    max_tokens = int_field(body, "max_completion_tokens", 1)
     if max_tokens is None:
-        max_tokens = _int_field(body, "max_tokens", 1)
-    min_tokens = _int_field(body, "min_tokens", 0)
+        max_tokens = int_field(body, "max_tokens", 1)
+    min_tokens = int_field(body, "min_tokens", 0)
     if min_tokens is not None and max_tokens is not None and min_tokens > max_tokens:
         raise BadRequest(f"min_tokens must be at most max_tokens ({max_tokens}), got {min_tokens}.",
                          "min_tokens")
-    stream = _bool_field(body, "stream")
+    stream = bool_field(body, "stream")
     if not isinstance(body.get("model", ""), str):
         raise BadRequest("model must be a string", "model")
     ignore_eos = body.get("ignore_eos")
@@ -165,31 +172,10 @@ def _options(body: dict[str, Any], default_max_tokens: int) -> GenOptions:
     stream_options = body.get("stream_options")
     if stream_options is not None and not isinstance(stream_options, dict):
         raise BadRequest("stream_options must be an object", "stream_options")
-    include_usage = _bool_field(stream_options or {}, "include_usage")
-    try:
-        features = parse_features(body)
-    except FeatureError as exc:
-        raise BadRequest(exc.message, exc.param) from None
+    include_usage = bool_field(stream_options or {}, "include_usage")
+    features = parse_features(body)
     model = body.get("model") or ""
     return GenOptions(max_tokens or default_max_tokens, stream, include_usage, model, features)
-
-
-def _int_field(body: dict[str, Any], name: str, minimum: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not _is_int(value):
-        raise BadRequest(f"{name} must be an integer, got {value!r}.", name)
-    if value < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}, got {value}.", name)
-    return value
-
-
-def _bool_field(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise BadRequest(f"{name} must be a boolean, got {value!r}.", name)
-    return bool(value)
 
 
 def _is_int(value: Any) -> bool:

@@ -155,7 +155,21 @@ def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
 
     With ``n`` > 1 each choice's deltas are tokens of the one request (chunks of all choices on
     one timeline; ``usage`` counts every choice's tokens).
+
+    The chunk nearly every token comes in, one choice whose delta is only ``content`` after
+    the first answer token, with no finish, usage or error, is taken first: what
+    :func:`_common` and :func:`_take` would do with it, without their calls.
     """
+    choices = obj.get("choices")
+    if type(choices) is list and len(choices) == 1 and record.first_answer >= 0:
+        choice = choices[0]
+        delta = choice.get("delta") if type(choice) is dict else None
+        if (type(delta) is dict and len(delta) == 1 and not choice.get("finish_reason")
+                and "error" not in obj and not obj.get("usage")):
+            content = delta.get("content")
+            if type(content) is str and content:
+                record.text_parts.append(content)
+                return content
     choices = _common(obj, record)
     if choices is None:
         return None

@@ -60,43 +60,41 @@ class TimedChunks:
         ``push``: the same pieces handed on by the source itself (:meth:`feed_into`)."""
         self._stamped, self._push = read, push
 
-    def feed_into(self, sink: Callable[[bytes], None]) -> None:
-        """Call ``sink`` with each chunk until the body ends, ``t_last`` and ``nbytes`` set first.
+    def feed_into(self, take: Callable[[bytes, float], None]) -> None:
+        """Hand each chunk and its arrival time to ``take`` until the body ends.
 
-        A pushing source calls it as each read comes in; any other is iterated here.
+        ``take`` keeps ``t_last`` and ``nbytes`` itself (as
+        :meth:`streaming.stream.EventReader.take` does), so a pushing source calls it straight
+        from the event loop: one call a read, not a wrapper and then the consumer.
         """
         push = self._push
-        if push is None:
-            for chunk in self:
-                sink(chunk)
+        if push is not None:
+            push(take)
             return
-
-        def take(chunk: bytes, t: float) -> None:
-            self.t_last = t
-            self.nbytes += len(chunk)
-            sink(chunk)
-
-        push(take)
+        for chunk, t in self._pieces():
+            take(chunk, t)
 
     def __iter__(self) -> Iterator[bytes]:
+        for chunk, t in self._pieces():
+            self.t_last = t
+            self.nbytes += len(chunk)
+            yield chunk
+
+    def _pieces(self) -> Iterator[tuple[bytes, float]]:
         stamped = self._stamped
         if stamped is not None:
             while True:
                 chunk, t = stamped()
                 if not chunk:
                     return
-                self.t_last = t
-                self.nbytes += len(chunk)
-                yield chunk
+                yield chunk, t
         read = self._read
         clock = self._clock
         while True:
             chunk = read()
             if not chunk:
                 return
-            self.t_last = clock()
-            self.nbytes += len(chunk)
-            yield chunk
+            yield chunk, clock()
 
     def close(self) -> None:
         """Part of the event-source protocol sseclient-py expects; the transport owns the socket."""
@@ -124,18 +122,25 @@ class SSEDecoder:
         self._carry = b""
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """The events completed by ``chunk``."""
+        """The events completed by ``chunk``.
+
+        The read a server writing token by token sends, one whole ``data:`` line and its blank
+        line, is checked for and cut first.
+        """
+        if (not self._carry and chunk[-2:] == b"\n\n" and chunk[:6] == b"data: "
+                and chunk.find(b"\n") == len(chunk) - 2 and chunk.find(b"\r") < 0):
+            return [chunk[6:-2]]
         data = self._carry + chunk if self._carry else chunk
         end = _last_boundary(data)
         if end < 0:
             self._carry = data
             return []
         complete, self._carry = data[:end], data[end:]
-        if b"\r" in complete:
+        if complete.find(b"\r") >= 0:
             return _parse(complete)
         out: list[bytes] = []
         for block in complete.split(b"\n\n"):
-            if block.startswith(b"data: ") and b"\n" not in block:
+            if block.startswith(b"data: ") and block.find(b"\n") < 0:
                 out.append(block[6:])
             elif block:
                 out.extend(_parse(block + b"\n\n"))

@@ -32,14 +32,14 @@ def read_stream(
     their text). ``[DONE]`` is noted, not required.
     """
     reader = EventReader(chunks, parse, record, on_first, on_token)
-    chunks.feed_into(reader.feed)
+    chunks.feed_into(reader.take)
     reader.end()
 
 
 class EventReader:
     """The events of each chunk, as it comes, into the record: the per-token path of the tool.
 
-    :meth:`feed` may run in the event loop (a pushing transport calls it there), so it only
+    :meth:`take` may run in the event loop (a pushing transport calls it there), so it only
     parses and records: no I/O, no waits.
     """
 
@@ -51,19 +51,22 @@ class EventReader:
         self._on_first, self._on_token = on_first, on_token
         self._decode = SSEDecoder()
 
-    def feed(self, chunk: bytes) -> None:
-        """Every event ``chunk`` completes, stamped with its arrival (``chunks.t_last``)."""
-        self._events(self._decode.feed(chunk))
+    def take(self, chunk: bytes, t: float) -> None:
+        """One read's bytes and their arrival time ``t``: noted on the chunks (``t_last``,
+        ``nbytes``), then every event they complete, each stamped ``t``."""
+        chunks = self._chunks
+        chunks.t_last = t
+        chunks.nbytes += len(chunk)
+        self._events(self._decode.feed(chunk), t)
 
     def end(self) -> None:
         """The body is over: an event left without its final blank line still counts."""
-        self._events(self._decode.end())
+        self._events(self._decode.end(), self._chunks.t_last)
 
-    def _events(self, events: list[bytes]) -> None:
+    def _events(self, events: list[bytes], t: float) -> None:
         if not events:
             return
         record = self._record
-        t = self._chunks.t_last
         times = record.token_times
         for data in events:
             if data == b"[DONE]":

@@ -19,9 +19,14 @@ def tok(text: str, finish: str | None = None) -> bytes:
 
 
 def events_with_times(pieces, times):
-    chunks, decoder, out = chunks_from_bytes(pieces, times), SSEDecoder(), []
-    chunks.feed_into(lambda chunk: out.extend((data, chunks.t_last) for data in decoder.feed(chunk)))
-    return out + [(data, chunks.t_last) for data in decoder.end()]
+    chunks, decoder, out, last = chunks_from_bytes(pieces, times), SSEDecoder(), [], [0.0]
+
+    def take(chunk, t):
+        last[0] = t
+        out.extend((data, t) for data in decoder.feed(chunk))
+
+    chunks.feed_into(take)
+    return out + [(data, last[0]) for data in decoder.end()]
 
 
 def test_event_split_across_three_reads_is_stamped_with_the_last_read():
@@ -199,3 +204,67 @@ def test_multi_token_chunks_without_usage_are_counted_by_the_tokenizer():
                      count_tokens=lambda text: len(text.split()))
     assert record.ok and len(record.token_times) == 2
     assert record.output_tokens == 4 and record.output_tokens_source == "tokenizer"
+
+
+@pytest.mark.parametrize("read", [
+    b'data: {"a": 1}\n\n',
+    b'data: {"a": 1}\r\n\n',  # a CRLF line end, then LF: the data has no CR
+    b'data: {"a":\r1}\n\n',  # a bare CR ends the line: data '{"a":', then a line '1}'
+    b'data:  two spaces\n\n',  # only the first space after the colon goes
+    b'data:{"a": 1}\n\n',
+    b'data: one\ndata: two\n\n',
+    b': keep-alive\n\n',
+    b'data: [DONE]\n\n',
+    b'event: ping\ndata: x\n\n',
+])
+def test_the_one_line_read_fast_path_agrees_with_sseclient(read):
+    from streaming.sse import _parse
+
+    assert SSEDecoder().feed(read) == _parse(read)
+
+
+def test_the_one_line_read_after_a_partial_event_is_stitched_not_cut_alone():
+    decoder = SSEDecoder()
+    assert decoder.feed(b"data: {\"a\"") == []
+    assert decoder.feed(b'data: 1}\n\n') == [b'{"a"data: 1}']
+
+
+@pytest.mark.parametrize("chunks", [
+    [{"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": None}]}] * 3,
+    [{"choices": [{"delta": {"reasoning_content": "r"}}]}, {"choices": [{"delta": {"content": "a"}}]},
+     {"choices": [{"delta": {"content": "b"}}]}],
+    [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": "b"}, "finish_reason": "stop"}],
+                                                 "usage": {"completion_tokens": 2}}],
+    [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": ""}}]},
+     {"choices": [{"delta": {"content": "b"}}]}, {"error": {"message": "boom"}}],
+    [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": "b"}}], "usage": {"x": 1}},
+     {"choices": [{"delta": {"content": "c"}}, {"delta": {"content": "d"}}]}],
+])
+def test_the_usual_chunk_fast_path_records_what_the_general_path_does(chunks):
+    """chat_chunk's fast path against _common + _take run by hand on a record in the same state."""
+    from streaming.chunks import StreamError, _common, _take, _take_all
+
+    def general(obj, record):
+        choices = _common(obj, record)
+        if choices is None:
+            return None
+        if len(choices) > 1:
+            return _take_all(choices, "delta", record)
+        delta = choices[0].get("delta")
+        return _take(delta, record) if delta else None
+
+    records = []
+    for parse in (chat_chunk, general):
+        record, out = RequestRecord("text"), []
+        for obj in chunks:
+            try:
+                piece = parse(obj, record)
+            except StreamError as exc:
+                out.append(str(exc))
+                break
+            out.append(piece)
+            if piece:
+                record.token_times.append(len(record.token_times))
+        records.append((out, record.text_parts, record.reasoning_parts, record.first_answer,
+                        record.finish_reason, record.usage))
+    assert records[0] == records[1]

@@ -24,7 +24,7 @@ class Reads:
         return self.reads.pop(0) if self.reads else (b"", 99.0)
 
     def push(self, take):
-        while not take(self.read()):
+        while not take(*self.read()):
             pass
 
 

@@ -147,9 +147,8 @@ class Response:
         finally:
             self._sink = None
 
-    def _take(self, read: tuple[bytes, float]) -> bool:
+    def _take(self, data: bytes, t: float) -> bool:
         """One socket read while pushing: parsed, its body handed on; True once the body is over."""
-        data, t = read
         self._t = t
         if not data:
             if not self._close_delimited:
@@ -172,7 +171,7 @@ class Response:
         if self._event_stream:
             tail = self._tail
             seen = tail + piece if tail else piece
-            if b"[DONE]" in seen and _has_done(seen):
+            if seen.find(b"[DONE]") >= 0 and _has_done(seen):
                 self.done_seen = self._ended = True
             # Only a piece cut inside an event can hold the start of a [DONE] split over two reads.
             self._tail = b"" if piece.endswith(b"\n\n") else piece[-16:]

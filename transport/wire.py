@@ -88,7 +88,7 @@ class Connection:
         self._wake_pending = False
         self._queue: deque = deque()
         self._waiter = None
-        self._push: Callable[[tuple[bytes, float]], bool] | None = None
+        self._push: Callable[[bytes, float], bool] | None = None
         self._offset = 0.0
         self.sent = 0.0
         self.received = 0
@@ -204,7 +204,7 @@ class Connection:
             return item
         raise item
 
-    def _on_readable(self) -> None:
+    def _on_readable(self) -> None:  # noqa: C901 - the per-token path, kept flat on purpose
         """In the hub: one read, stamped, handed to the waiting greenlet (or queued for it).
 
         The per-token path of the whole tool: kept flat (no helper calls on the plain-TCP path).
@@ -241,6 +241,11 @@ class Connection:
                 self._watcher.stop()
                 self._deliver(data)
                 return
+        if self._push is not None and not self._queue:
+            if not _ready:
+                self._hub.loop.run_callback(_hand_on)
+            _ready.append((self, data, stamp))
+            return
         self._deliver((data, stamp))
 
     def _decrypt(self, raw: bytes) -> bytes | BaseException | None:
@@ -279,15 +284,15 @@ class Connection:
         queue.append(item)
         if self._waiter is not None and not self._wake_pending:
             self._wake_pending = True
-            if not _to_wake:
-                self._hub.loop.run_callback(_wake_all)
-            _to_wake.append(self)
+            if not _ready:
+                self._hub.loop.run_callback(_hand_on)
+            _ready.append((self, None, 0.0))
         if len(queue) >= _QUEUE_LIMIT and self._watcher.active:
             self._paused = True
             self._watcher.stop()
 
-    def push(self, take: Callable[[tuple[bytes, float]], bool]) -> None:
-        """Hand every read, ``(bytes, arrival time)``, to ``take`` until it returns True.
+    def push(self, take: Callable[[bytes, float], bool]) -> None:
+        """Hand every read, its bytes and their arrival time, to ``take`` until it returns True.
 
         Reads already queued go first, here; later ones are handed on in the hub as they come
         in, after every socket ready in that loop turn is read, and this greenlet sleeps until
@@ -301,7 +306,7 @@ class Connection:
             item = self._next_queued()
             if type(item) is not tuple:
                 raise item
-            if take(item):
+            if take(*item):
                 return
         self._push, self._waiter = take, getcurrent()
         try:
@@ -335,7 +340,7 @@ class Connection:
             try:
                 if type(item) is not tuple:
                     raise item
-                if not take(item):
+                if not take(*item):
                     continue
             except Exception as exc:  # noqa: BLE001 - raised in the reader, not in the hub
                 failure = exc
@@ -371,15 +376,31 @@ class Connection:
         self.sock.close()
 
 
-_to_wake: list[Connection] = []
-"""Connections read in this loop turn whose readers wait: woken together, by one callback."""
+_ready: list[tuple[Connection, bytes | None, float]] = []
+"""What this loop turn's reads hand on, by one callback once every ready socket is read: a
+pushed read, ``(connection, bytes, arrival)``, or ``(connection, None, 0.0)`` to wake a reader."""
 
 
-def _wake_all() -> None:
-    batch = _to_wake[:]
-    _to_wake.clear()
-    for conn in batch:
-        conn._wake()
+def _hand_on() -> None:
+    batch = _ready[:]
+    _ready.clear()
+    for conn, data, t in batch:
+        if data is None:
+            conn._wake()
+            continue
+        take = conn._push
+        if take is None:  # the reader stopped pushing after this read came in: it reads it next
+            conn._deliver((data, t))
+            continue
+        try:
+            if not take(data, t):
+                continue
+            failure = None
+        except Exception as exc:  # noqa: BLE001 - raised in the reader, not in the hub
+            failure = exc
+        waiter = conn._waiter
+        conn._push = conn._waiter = None
+        waiter.switch(failure)
 
 
 def _connect(sock: socket.socket, address: tuple, timeout: float) -> None:

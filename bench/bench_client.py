@@ -14,6 +14,7 @@ server is not the bottleneck), each in its own process so CPU time is counted ap
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
 import subprocess
@@ -73,6 +74,8 @@ def run_ours(url: str, seconds: float, streams: int, max_tokens: int) -> dict:
             record = client.send(path, body(max_tokens), RequestRecord("text"))
             tokens += record.output_tokens if record.ok else 0
 
+    gc.collect()
+    gc.freeze()  # as the plugin does at a run's start (plugin/lifecycle.py)
     cpu0, t0 = cpu_seconds(), time.perf_counter()
     gevent.joinall([gevent.spawn(user) for _ in range(streams)])
     itl = env.stats.get("ITL [text]", "LLM").num_requests

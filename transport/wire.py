@@ -309,9 +309,13 @@ class Connection:
             if take(*item):
                 return
         self._push, self._waiter = take, getcurrent()
+        kind = 0 if self._stamps else 1
+        _pushing[kind] += 1
+        _collect_reads(self._hub.loop)
         try:
             failure = self._hub.switch()
         finally:
+            _pushing[kind] -= 1
             self._push = self._waiter = None
         if failure is not None:
             raise failure
@@ -374,6 +378,46 @@ class Connection:
         self._watcher.close()
         self._queue.clear()
         self.sock.close()
+
+
+COLLECT_INTERVAL = 0.001
+"""Seconds the event loop lets pass between its polls while bodies stream with kernel stamps.
+
+Each wake-up of a sleeping process costs more than the read it is for: measured on this
+2-core VM against a server writing each token on its own 7 ms apart, 44 µs of client CPU a
+token at 64 streams, where nearly every token woke the loop on its own, against 25 µs at 256
+streams, where several shared a wake-up. So before it polls, the loop waits out what is left
+of this interval since its last poll (libev's io collect interval, which gevent does not
+expose), and one wake-up reads every token that came meanwhile. The kernel stamped each
+segment as it arrived, so no time is lost; only a stream's two segments inside one interval
+would merge into one read (a server writing tokens under 1 ms apart). Without kernel stamps
+(another OS) a read's time is when it ran, so the loop does not wait while such a body streams.
+"""
+_pushing = [0, 0]
+"""Connections pushing a body now: with kernel stamps, without."""
+_collector: list = [None, 0.0]
+"""The prepare watcher that paces the polls (and its loop), and when the last poll began."""
+_sleep = monkey.get_original("time", "sleep")
+
+
+def _collect_reads(loop: object) -> None:
+    """Start pacing ``loop``'s polls (once a loop)."""
+    if _collector[0] is None or _collector[0].loop is not loop:
+        watcher = loop.prepare()
+        watcher.ref = False  # pacing polls never keeps a loop running
+        watcher.start(_pace)
+        _collector[0] = watcher
+
+
+def _pace() -> None:
+    """Just before the loop polls: wait out the collect interval while stamped bodies stream."""
+    now = perf_counter()
+    if _pushing[0] and not _pushing[1]:
+        wait = _collector[1] + COLLECT_INTERVAL - now
+        if wait > 0:
+            _sleep(wait)
+            now += wait
+    _collector[1] = now
 
 
 _ready: list[tuple[Connection, bytes | None, float]] = []

@@ -233,11 +233,12 @@ def test_the_one_line_read_after_a_partial_event_is_stitched_not_cut_alone():
     [{"choices": [{"index": 0, "delta": {"content": "a"}, "finish_reason": None}]}] * 3,
     [{"choices": [{"delta": {"reasoning_content": "r"}}]}, {"choices": [{"delta": {"content": "a"}}]},
      {"choices": [{"delta": {"content": "b"}}]}],
-    [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": "b"}, "finish_reason": "stop"}],
-                                                 "usage": {"completion_tokens": 2}}],
+    [{"choices": [{"delta": {"content": "a"}}]},
+     {"choices": [{"delta": {"content": "b"}, "finish_reason": "stop"}], "usage": {"completion_tokens": 2}}],
     [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": ""}}]},
      {"choices": [{"delta": {"content": "b"}}]}, {"error": {"message": "boom"}}],
-    [{"choices": [{"delta": {"content": "a"}}]}, {"choices": [{"delta": {"content": "b"}}], "usage": {"x": 1}},
+    [{"choices": [{"delta": {"content": "a"}}]},
+     {"choices": [{"delta": {"content": "b"}}], "usage": {"x": 1}},
      {"choices": [{"delta": {"content": "c"}}, {"delta": {"content": "d"}}]}],
 ])
 def test_the_usual_chunk_fast_path_records_what_the_general_path_does(chunks):

@@ -198,3 +198,43 @@ def test_a_read_taken_late_keeps_the_kernel_arrival_time():
     if not http.socket.kernel_stamps:
         pytest.skip("no SO_TIMESTAMPNS on this platform")
     assert record.ok and record.t_first - sent[0] == pytest.approx(0, abs=0.01)
+
+
+@pytest.mark.parametrize("pushing, paced", [([1, 0], True), ([1, 1], False), ([0, 0], False)])
+def test_polls_are_paced_only_while_every_streaming_body_has_kernel_stamps(monkeypatch, pushing, paced):
+    from transport import wire
+
+    waits = []
+    monkeypatch.setattr(wire, "_sleep", waits.append)
+    monkeypatch.setattr(wire, "_pushing", pushing)
+    monkeypatch.setattr(wire, "_collector", [None, time.perf_counter()])
+    wire._pace()
+    assert bool(waits) == paced
+    assert all(0 < wait <= wire.COLLECT_INTERVAL for wait in waits)
+
+
+def test_a_stream_read_through_paced_polls_keeps_each_tokens_arrival():
+    """Tokens written 5 ms apart by a real server, read while polls are paced: one read and
+    one distinct stamp each, gaps as written (a wake-up collects reads, never merges them)."""
+    gaps = []
+
+    def handle(sock, _):
+        sock.recv(65536)
+        sock.sendall(SSE_HEAD)
+        for _ in range(6):
+            gevent.sleep(0.005)
+            sock.sendall(chunk(CHUNK))
+        sock.sendall(chunk(FINISH) + b"0\r\n\r\n")
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    try:
+        recorder = Recorder()
+        client = ChatClient(StreamingHttp(Target("http", "127.0.0.1", server.server_port), {}), recorder)
+        record = client.send("/v1/chat/completions", {"stream": True}, RequestRecord("text"))
+        times = list(record.token_times)
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    finally:
+        server.stop()
+    assert record.ok and len(times) == 6
+    assert all(gap > 0.002 for gap in gaps)

@@ -14,7 +14,8 @@ A read that comes late is still stamped right, with one limit: TCP merges a segm
 one still queued before it, and the merged bytes carry the later arrival (measured: four
 200-byte writes 5 ms apart, read 20 ms later, all four stamped with the last one). So the
 reader must be cheap enough to be on time; the stamp cannot repair a read that is later than
-the next token.
+the next token. That is also what bounds :data:`COLLECT_INTERVAL`, the pause the loop takes
+between polls while stamped bodies stream, so that one wake-up reads many streams' tokens.
 
 TLS goes through :class:`ssl.SSLObject` over memory buffers, so its reads are the same raw
 ``recvmsg`` and keep the kernel's stamps (an ``SSLSocket`` has no ancillary data).

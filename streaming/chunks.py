@@ -158,7 +158,7 @@ def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
 
     The chunk nearly every token comes in, one choice whose delta is only ``content`` after
     the first answer token, with no finish, usage or error, is taken first: what
-    :func:`_common` and :func:`_take` would do with it, without their calls.
+    :func:`chat_chunk_general` would do with it, without its calls.
     """
     choices = obj.get("choices")
     if type(choices) is list and len(choices) == 1 and record.first_answer >= 0:
@@ -170,6 +170,11 @@ def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
             if type(content) is str and content:
                 record.text_parts.append(content)
                 return content
+    return chat_chunk_general(obj, record)
+
+
+def chat_chunk_general(obj: dict, record: RequestRecord) -> str | None:
+    """:func:`chat_chunk` for any chunk (its fast path is checked against this in tests)."""
     choices = _common(obj, record)
     if choices is None:
         return None

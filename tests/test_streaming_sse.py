@@ -242,20 +242,11 @@ def test_the_one_line_read_after_a_partial_event_is_stitched_not_cut_alone():
      {"choices": [{"delta": {"content": "c"}}, {"delta": {"content": "d"}}]}],
 ])
 def test_the_usual_chunk_fast_path_records_what_the_general_path_does(chunks):
-    """chat_chunk's fast path against _common + _take run by hand on a record in the same state."""
-    from streaming.chunks import StreamError, _common, _take, _take_all
-
-    def general(obj, record):
-        choices = _common(obj, record)
-        if choices is None:
-            return None
-        if len(choices) > 1:
-            return _take_all(choices, "delta", record)
-        delta = choices[0].get("delta")
-        return _take(delta, record) if delta else None
+    """chat_chunk's fast path against the general path, on records in the same state."""
+    from streaming.chunks import StreamError, chat_chunk_general
 
     records = []
-    for parse in (chat_chunk, general):
+    for parse in (chat_chunk, chat_chunk_general):
         record, out = RequestRecord("text"), []
         for obj in chunks:
             try:

@@ -157,8 +157,9 @@ class BatchRun:
 
     def stopped(self, reason: str, wait: bool = True) -> BatchResult:
         """The test stopped mid-batch: cancel a batch still running (cleanup) and, with ``wait``,
-        poll it until it ends and check its files, so every line sent is accounted for; the batch
-        ends as ``stopped``, whatever the server made of it."""
+        poll it until it ends and check its files, so every line sent is accounted for. The
+        batch ends as ``stopped``, unless the server had ended it otherwise before the cancel
+        reached it (completed, expired, failed): then it counts as the server ended it."""
         r = self.result
         if r.outcome:
             return r
@@ -172,6 +173,8 @@ class BatchRun:
                         self._collect()
             except GiveUp:
                 pass
+        if r.status in TERMINAL and r.status != "cancelled":
+            return self._end(r.status)
         r.error = reason
         return self._end("stopped")
 

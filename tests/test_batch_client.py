@@ -226,6 +226,14 @@ def test_a_stop_mid_batch_cancels_it_waits_for_its_end_and_checks_its_files():
     assert (result.check.ok, result.check.cancelled) == (1, 2)
 
 
+def test_a_batch_the_server_completed_before_the_stops_cancel_counts_as_completed():
+    clock = Clock(stop_at=103.0)
+    server = Server(clock, ["in_progress"], output=jsonl([answer("a")]), cancelled_to=["completed"])
+    result, calls, _ = run(server)
+    assert result.outcome == "completed" and result.status == "completed" and result.error is None
+    assert server.cancels == 1 and result.check.ok == 1
+
+
 def test_a_stop_reported_from_outside_ends_the_run_without_waiting():
     clock = Clock()
     server = Server(clock, ["in_progress"])

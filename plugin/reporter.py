@@ -119,7 +119,7 @@ class LocustReporter:
         self._ttft_log(ttft * 1000, 0)
 
     def token(self, record: RequestRecord, gap: float) -> None:
-        """Each inter-token gap goes into its row (batched a loop turn, :class:`RowBatch`): a
+        """Each inter-token gap goes into its row (in batches, :class:`RowBatch`): a
         request event per token would cost three times as much on the path that caps the whole
         tool (README, Performance)."""
         if self._per_token:

@@ -19,7 +19,7 @@ def test_master_summary_includes_the_workers_last_requests(tmp_path):
     # 2 s streams: at the stop every user is mid-stream, the case a plain master loses
     with start_emulator("--ttft-ms", "50", "--itl-ms", "20", "--log", str(log)) as emulator:
         proc, summary = run_locust(
-            emulator.url, tmp_path, "-u", "8", "-r", "8", "-t", "5s", "--max-tokens", "100",
+            emulator.url, tmp_path, "-u", "8", "-r", "8", "-t", "7s", "--max-tokens", "100",
             "--processes", "2", "TextChatUser",
         )
         time.sleep(0.5)

@@ -100,7 +100,7 @@ def csv_run(tmp_path: Path, *args: str) -> tuple[dict, list[dict]]:
     """A run stopped by -t while every request is mid-stream (each streams ~1 s)."""
     log = tmp_path / "emulator.jsonl"
     with start_emulator("--ttft-ms", "50", "--itl-ms", "20", "--log", str(log)) as emulator:
-        proc, summary = run_locust(emulator.url, tmp_path, "-u", "6", "-r", "6", "-t", "3s",
+        proc, summary = run_locust(emulator.url, tmp_path, "-u", "6", "-r", "6", "-t", "6s",
                                    "--max-tokens", "50", "--csv", str(tmp_path / "run"), *args,
                                    "TextChatUser", "Base64ImageChatUser")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -58,6 +58,8 @@ def _common(obj: dict, record: RequestRecord) -> list | None:
     if not choices:
         _note_extras(obj, record)
         return None
+    if type(choices) is not list or type(choices[0]) is not dict:
+        raise StreamError("malformed stream chunk: choices is not a list of objects")
     reason = choices[0].get("finish_reason")
     if not reason and len(choices) > 1:  # n > 1: any choice may finish in this chunk
         reason = next((c["finish_reason"] for c in choices if type(c) is dict and c.get("finish_reason")),
@@ -160,16 +162,16 @@ def chat_chunk(obj: dict, record: RequestRecord) -> str | None:
     the first answer token, with no finish, usage or error, is taken first: what
     :func:`chat_chunk_general` would do with it, without its calls.
     """
-    choices = obj.get("choices")
-    if type(choices) is list and len(choices) == 1 and record.first_answer >= 0:
-        choice = choices[0]
-        delta = choice.get("delta") if type(choice) is dict else None
-        if (type(delta) is dict and len(delta) == 1 and not choice.get("finish_reason")
-                and "error" not in obj and not obj.get("usage")):
-            content = delta.get("content")
-            if type(content) is str and content:
-                record.text_parts.append(content)
-                return content
+    try:  # JSON's other types fail one of these with a TypeError or ValueError
+        (choice,) = obj["choices"]
+        delta = choice["delta"]
+        content = delta["content"]
+    except (KeyError, TypeError, ValueError):
+        return chat_chunk_general(obj, record)
+    if (len(delta) == 1 and content and content.__class__ is str and record.first_answer >= 0
+            and not choice.get("finish_reason") and not obj.get("usage") and "error" not in obj):
+        record.text_parts.append(content)
+        return content
     return chat_chunk_general(obj, record)
 
 
@@ -181,7 +183,7 @@ def chat_chunk_general(obj: dict, record: RequestRecord) -> str | None:
     if len(choices) > 1:
         return _take_all(choices, "delta", record)
     delta = choices[0].get("delta")
-    return _take(delta, record) if delta else None
+    return _take(delta, record) if type(delta) is dict and delta else None
 
 
 def completion_chunk(obj: dict, record: RequestRecord) -> str | None:

@@ -240,6 +240,15 @@ def test_the_one_line_read_after_a_partial_event_is_stitched_not_cut_alone():
     [{"choices": [{"delta": {"content": "a"}}]},
      {"choices": [{"delta": {"content": "b"}}], "usage": {"x": 1}},
      {"choices": [{"delta": {"content": "c"}}, {"delta": {"content": "d"}}]}],
+    # shapes the fast path's lookups must hand to the general path, each after a first answer token
+    *([{"choices": [{"delta": {"content": "a"}}]}, odd, {"choices": [{"delta": {"content": "b"}}]}]
+      for odd in (
+        {"choices": []}, {"choices": {"delta": 1}}, {"choices": "x"}, {"choices": 3}, {"choices": [None]},
+        {"choices": [{"delta": None}]}, {"choices": [{"delta": ["content"]}]},
+        {"choices": [{"delta": "content"}]}, {"choices": [{"delta": {"content": 5}}]},
+        {"choices": [{"delta": {"content": None}}]}, {"choices": [{}]},
+        {"choices": [{"delta": {"content": "b", "role": "assistant"}}]},
+        {"choices": [{"delta": {"content": "c"}, "finish_reason": "stop"}]})),
 ])
 def test_the_usual_chunk_fast_path_records_what_the_general_path_does(chunks):
     """chat_chunk's fast path against the general path, on records in the same state."""

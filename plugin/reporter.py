@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from weakref import WeakValueDictionary
 
 from gevent import get_hub
 from locust import stats as locust_stats
@@ -48,7 +49,7 @@ class RowBatch:
     a sample; a sample kept here, bucketed at the flush, with its share of the flush, ~7,000.
     """
 
-    __slots__ = ("entry", "_pending", "_timer")
+    __slots__ = ("entry", "_pending", "_timer", "__weakref__")
 
     def __init__(self, entry: StatsEntry) -> None:
         self.entry = entry
@@ -84,8 +85,9 @@ class RowBatch:
         entry.extend(batch)
 
 
-_batches: dict[int, RowBatch] = {}
-"""One batch per stats entry (by identity), shared by every user logging into that row."""
+_batches: WeakValueDictionary[int, RowBatch] = WeakValueDictionary()
+"""One batch per stats entry (by identity), shared by every user logging into that row; a
+batch goes once no reporter holds it (Locust makes new entries for each run it starts)."""
 
 
 def _batch_for(entry: StatsEntry) -> RowBatch:

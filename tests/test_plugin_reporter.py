@@ -1,5 +1,6 @@
 """The ITL row's batches: the same figures in Locust's row as one ``log`` a sample would give."""
 
+import gc
 import random
 
 import gevent
@@ -81,3 +82,20 @@ def test_a_request_is_logged_whole_only_after_its_gaps_are_in_the_itl_row():
         rep.token(record, 0.007)
     rep.done(record)
     assert seen == [5]
+
+
+def test_reporters_of_one_row_share_its_batch_and_a_new_runs_row_gets_its_own():
+    env = Environment(events=events)
+    first = LocustReporter(env, "/v1/chat/completions", "text", lambda record, retried: None)
+    second = LocustReporter(env, "/v1/chat/completions", "text", lambda record, retried: None)
+    assert first._itl is second._itl
+    old = env.stats.get("ITL [text]", "LLM")
+    del first, second
+    gc.collect()
+    assert id(old) not in reporter._batches  # no reporter holds it: the batch (and its row) can go
+    env.stats.clear_all()  # what Locust does when it starts a new run
+    third = LocustReporter(env, "/v1/chat/completions", "text", lambda record, retried: None)
+    third.token(RequestRecord("text"), 0.007)
+    third._itl.flush()
+    assert third._itl.entry is env.stats.get("ITL [text]", "LLM") and third._itl.entry.num_requests == 1
+    assert old.num_requests == 0

@@ -334,24 +334,34 @@ class Connection:
         waiter = self._waiter
         if waiter is None or not self._queue:
             return
-        take = self._push
-        if take is None:
+        if self._push is None:
             self._waiter = None
             waiter.switch(self._queue.popleft())
             return
-        failure: BaseException | None = None
         while self._queue:
             item = self._next_queued()
-            try:
-                if type(item) is not tuple:
-                    raise item
-                if not take(*item):
-                    continue
-            except Exception as exc:  # noqa: BLE001 - raised in the reader, not in the hub
-                failure = exc
-            self._push = self._waiter = None
-            waiter.switch(failure)
-            return
+            if type(item) is not tuple:
+                self._end_push(item)
+                return
+            if self._hand(*item):
+                return
+
+    def _hand(self, data: bytes, t: float) -> bool:
+        """In the hub, while pushing: one read to the reader's ``take``; True once that ended the push."""
+        try:
+            if not self._push(data, t):
+                return False
+            failure = None
+        except Exception as exc:  # noqa: BLE001 - raised in the reader, not in the hub
+            failure = exc
+        self._end_push(failure)
+        return True
+
+    def _end_push(self, failure: BaseException | None) -> None:
+        """Wake the pushing reader: its body is over (``None``) or ``failure`` ended it."""
+        waiter = self._waiter
+        self._push = self._waiter = None
+        waiter.switch(failure)
 
     # -- state ------------------------------------------------------------------------------------
     def closed_by_peer(self) -> bool:
@@ -432,20 +442,10 @@ def _hand_on() -> None:
     for conn, data, t in batch:
         if data is None:
             conn._wake()
-            continue
-        take = conn._push
-        if take is None:  # the reader stopped pushing after this read came in: it reads it next
+        elif conn._push is None:  # the reader stopped pushing after this read came in: it reads it next
             conn._deliver((data, t))
-            continue
-        try:
-            if not take(data, t):
-                continue
-            failure = None
-        except Exception as exc:  # noqa: BLE001 - raised in the reader, not in the hub
-            failure = exc
-        waiter = conn._waiter
-        conn._push = conn._waiter = None
-        waiter.switch(failure)
+        else:
+            conn._hand(data, t)
 
 
 def _connect(sock: socket.socket, address: tuple, timeout: float) -> None:

@@ -53,43 +53,53 @@ class EventReader:
 
     def take(self, chunk: bytes, t: float) -> None:
         """One read's bytes and their arrival time ``t``: noted on the chunks (``t_last``,
-        ``nbytes``), then every event they complete, each stamped ``t``."""
+        ``nbytes``), then every event they complete, each stamped ``t``.
+
+        The read a server writing token by token sends, one whole ``data:`` line and its blank
+        line, with no event pending, is cut here: what :meth:`SSEDecoder.feed` gives for it,
+        without its call and its list (tests check the two agree).
+        """
         chunks = self._chunks
         chunks.t_last = t
         chunks.nbytes += len(chunk)
-        self._events(self._decode.feed(chunk), t)
+        if (chunk.endswith(b"\n\n") and chunk.startswith(b"data: ") and not self._decode.pending
+                and chunk.find(b"\n") == len(chunk) - 2 and chunk.find(b"\r") < 0):
+            self._event(chunk[6:-2], t)
+            return
+        for data in self._decode.feed(chunk):
+            self._event(data, t)
 
     def end(self) -> None:
         """The body is over: an event left without its final blank line still counts."""
-        self._events(self._decode.end(), self._chunks.t_last)
+        t = self._chunks.t_last
+        for data in self._decode.end():
+            self._event(data, t)
 
-    def _events(self, events: list[bytes], t: float) -> None:
-        if not events:
-            return
+    def _event(self, data: bytes, t: float) -> None:
+        """One event's ``data``, completed by bytes that arrived at ``t``."""
         record = self._record
+        if data == b"[DONE]":
+            record.done_marker = True
+            return
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise StreamError("malformed JSON in stream chunk") from None
+        if type(obj) is not dict:
+            raise StreamError("stream chunk is not a JSON object")
+        if not self._parse(obj, record):
+            return
         times = record.token_times
-        for data in events:
-            if data == b"[DONE]":
-                record.done_marker = True
-                continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise StreamError("malformed JSON in stream chunk") from None
-            if type(obj) is not dict:
-                raise StreamError("stream chunk is not a JSON object")
-            if not self._parse(obj, record):
-                continue
-            if times:
-                gap = t - times[-1]
-                times.append(t)
-                if self._on_token is not None:
-                    self._on_token(record, gap)
-            else:
-                record.t_first = t
-                times.append(t)
-                if self._on_first is not None:
-                    self._on_first(record, t - record.t_start)
+        if times:
+            gap = t - times[-1]
+            times.append(t)
+            if self._on_token is not None:
+                self._on_token(record, gap)
+        else:
+            record.t_first = t
+            times.append(t)
+            if self._on_first is not None:
+                self._on_first(record, t - record.t_start)
 
 
 def read_body(body: bytes, parse: ChunkParser, record: RequestRecord) -> None:

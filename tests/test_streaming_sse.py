@@ -4,8 +4,8 @@ import pytest
 
 from streaming.chunks import chat_chunk
 from streaming.record import RequestRecord
-from streaming.sse import SSEDecoder, chunks_from_bytes
-from streaming.stream import consume_response, read_stream
+from streaming.sse import SSEDecoder, TimedChunks, chunks_from_bytes
+from streaming.stream import EventReader, consume_response, read_stream
 
 ROLE = b'data: {"choices":[{"index":0,"delta":{"role":"assistant"}}]}\n\n'
 
@@ -217,16 +217,36 @@ def test_multi_token_chunks_without_usage_are_counted_by_the_tokenizer():
     b'data: [DONE]\n\n',
     b'event: ping\ndata: x\n\n',
 ])
-def test_the_one_line_read_fast_path_agrees_with_sseclient(read):
+def test_the_one_line_read_fast_path_agrees_with_the_decoder_and_sseclient(read):
     from streaming.sse import _parse
 
     assert SSEDecoder().feed(read) == _parse(read)
+    reader = Collecting(TimedChunks(), chat_chunk, RequestRecord("text"), None, None)
+    reader.take(read, 1.0)
+    assert reader.got == [(data, 1.0) for data in _parse(read)]
 
 
 def test_the_one_line_read_after_a_partial_event_is_stitched_not_cut_alone():
     decoder = SSEDecoder()
     assert decoder.feed(b"data: {\"a\"") == []
     assert decoder.feed(b'data: 1}\n\n') == [b'{"a"data: 1}']
+    reader = Collecting(TimedChunks(), chat_chunk, RequestRecord("text"), None, None)
+    reader.take(b"data: {\"a\"", 1.0)
+    reader.take(b'data: 1}\n\n', 2.0)
+    assert reader.got == [(b'{"a"data: 1}', 2.0)]
+
+
+class Collecting(EventReader):
+    """The event reader with each event's data and time kept, not parsed."""
+
+    __slots__ = ("got",)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.got = []
+
+    def _event(self, data: bytes, t: float) -> None:
+        self.got.append((data, t))
 
 
 @pytest.mark.parametrize("chunks", [

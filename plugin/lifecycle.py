@@ -191,9 +191,10 @@ class Lifecycle:
     def build(self, settings: Settings) -> Runtime:
         """The tokenizer, the request sampler and the image pools for ``settings``.
 
-        The tokenizer and the prompt pool are built on a thread of gevent's pool: built on
-        the event loop they held it for 1.7 s (measured), long enough on a busy machine for
-        a worker to miss the master's heartbeats; on a thread the loop's longest gap was 0.18 s.
+        The tokenizer, the prompt pool and the image pool are built on a thread of gevent's
+        pool: built on the event loop the first two held it for 1.7 s (measured), and 16 JPEGs
+        of 1920x1080 for 5.4 s, long enough for a worker to miss the master's heartbeats and
+        for the web UI to stop answering; on a thread the loop's longest gap was 0.18 s.
         """
         if self._warming is not None:
             self._warming.join()  # one load of a tokenizer at a time: the second is then cached
@@ -204,7 +205,8 @@ class Lifecycle:
         index = self.worker_index
         sampler = off_loop(make_sampler, settings, tokenizer, index or 0)
         runtime = Runtime(settings, tokenizer, sampler, worker=index)
-        runtime.prepare({getattr(c, "traffic_class", "text") for c in self.environment.user_classes})
+        traffic = {getattr(c, "traffic_class", "text") for c in self.environment.user_classes}
+        runtime.prepare(traffic, off_loop)
         return runtime
 
     @property

@@ -44,6 +44,15 @@ class Sampler(Protocol):
     def sample(self) -> SampleRequest: ...
 
 
+Compute = Callable[..., object]
+"""Runs ``fn(*args)`` and returns its result (raising what it raised): where a caller chooses
+whether heavy computation runs on the event loop or off it."""
+
+
+def _call(fn: Callable[..., object], *args: object) -> object:
+    return fn(*args)
+
+
 class Runtime:
     """Per-process state of an LLM load test."""
 
@@ -98,12 +107,18 @@ class Runtime:
             body["prompt"] = "\n".join(texts)
         return body
 
-    def prepare(self, traffic_classes: set[str]) -> None:
-        """Build what the run's traffic needs before it starts (image pool, image server)."""
+    def prepare(self, traffic_classes: set[str], compute: Compute = _call) -> None:
+        """Build what the run's traffic needs before it starts (image pool, image server).
+
+        The pool is built through ``compute`` (the caller's way to run a function off the event
+        loop), the server started here, on the loop.
+        """
+        data_uris, urls = "base64" in traffic_classes, "image-url" in traffic_classes
         try:
-            if "image-url" in traffic_classes:
+            if urls:
                 check_reachable(self.settings.images, self.settings.target.host)
-            self.images.prepare(data_uris="base64" in traffic_classes, urls="image-url" in traffic_classes)
+            compute(self.images.build_pool, data_uris, urls)
+            self.images.prepare(data_uris, urls)
             if "multi-turn" in traffic_classes and self.settings.conversations:
                 self._load_conversations()
         except ValueError as exc:  # ImageError, PayloadError, DatasetError: one-line user errors

@@ -80,6 +80,27 @@ def test_workers_given_only_the_masters_address_run_the_masters_settings(tmp_pat
     assert len({r["id"] for r in read_jsonl(logs[0])} & {r["id"] for r in read_jsonl(logs[1])}) == 0
 
 
+def test_a_worker_building_a_large_image_pool_keeps_its_heartbeats(tmp_path):
+    # 16 JPEGs of 1920x1080 took 5.4 s to encode here: built on the worker's event loop, they held
+    # back its heartbeats past the master's patience (3 s); the master took the worker for lost
+    # and ended the run with no request (exit 3), as the landed code did before the pool went
+    # off the loop.
+    log = tmp_path / "emulator.jsonl"
+    with start_emulator("--ttft-ms", "20", "--itl-ms", "5", "--log", str(log)) as emulator:
+        master, pods = start_cluster(tmp_path, emulator.url, "-u", "2", "-r", "2", "-t", "8s",
+                                     "--max-tokens", "20", "--image-size", "1920x1080",
+                                     "--image-pool-size", "16", "Base64ImageChatUser", workers=1)
+        code = master.wait(timeout=120)
+        pods[0].wait(timeout=30)
+        time.sleep(0.3)
+    master_err = output(tmp_path, "master")[1]
+    assert code == 0, master_err[-3000:]
+    assert "missing" not in master_err and "lost" not in master_err, master_err[-3000:]
+    summary = read_summary(tmp_path)
+    assert summary["completed"] == len(read_jsonl(log)) > 0 and summary["failed"] == 0
+    assert summary["workers_reported"] == 1 and summary["total_images"] == summary["completed"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_master_no_worker_joined_exits_non_zero_with_one_line(tmp_path, sig):
     with start_emulator() as emulator:

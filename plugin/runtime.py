@@ -11,6 +11,7 @@ import itertools
 import logging
 import ssl
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Protocol
 
 import gevent
@@ -110,8 +111,8 @@ class Runtime:
     def prepare(self, traffic_classes: set[str], compute: Compute = _call) -> None:
         """Build what the run's traffic needs before it starts (image pool, image server).
 
-        The pool is built through ``compute`` (the caller's way to run a function off the event
-        loop), the server started here, on the loop.
+        The pool is built and ``--conversations`` read through ``compute`` (the caller's way to
+        run a function off the event loop), the image server started here, on the loop.
         """
         data_uris, urls = "base64" in traffic_classes, "image-url" in traffic_classes
         try:
@@ -120,14 +121,14 @@ class Runtime:
             compute(self.images.build_pool, data_uris, urls)
             self.images.prepare(data_uris, urls)
             if "multi-turn" in traffic_classes and self.settings.conversations:
-                self._load_conversations()
+                self._load_conversations(compute)
         except ValueError as exc:  # ImageError, PayloadError, DatasetError: one-line user errors
             raise SettingsError(str(exc)) from None
 
-    def _load_conversations(self) -> Iterator[ShareGPTConversation]:
+    def _load_conversations(self, compute: Compute = _call) -> Iterator[ShareGPTConversation]:
         if self._conversations is None:
             s = self.settings
-            loaded, report = load_sharegpt(s.conversations, skip_bad=s.dataset_skip_bad)
+            loaded, report = compute(partial(load_sharegpt, s.conversations, skip_bad=s.dataset_skip_bad))
             log.info("LLM conversations %s", report.summary())
             self._conversations = itertools.cycle(loaded)
         return self._conversations

@@ -168,6 +168,24 @@ def test_broken_json_array_is_an_error_naming_file_and_line(tmp_path):
         load_sharegpt(path, skip_bad=True)
 
 
+def test_a_missing_comma_after_many_items_is_named_by_its_line(tmp_path):
+    item = {"conversations": [{"from": "human", "value": "hi"}]}
+    text = json.dumps([item] * 50, indent=1)
+    lines = text.splitlines()
+    cut = max(i for i, line in enumerate(lines) if line == " },")  # the comma after the 49th item
+    lines[cut] = " }"
+    path = tmp_path / "s.json"
+    path.write_text("\n".join(lines))
+    with pytest.raises(DatasetError, match=f"^{path}:{cut + 2}: not valid JSON \\(expected ','"):
+        load_sharegpt(path)
+    bad = {"conversations": [{"from": "gpt", "value": "first"}]}
+    path.write_text(json.dumps([item] * 30 + [bad] + [item] * 30 + [bad], indent=1))
+    first_bad = [n for n, line in enumerate(path.read_text().splitlines(), 1) if line == " {"][30]
+    conversations, report = load_sharegpt(path, skip_bad=True)
+    assert len(conversations) == 60 and report.skipped == 2
+    assert list(report.first_lines.values()) == [first_bad]
+
+
 @pytest.mark.parametrize(
     ("turns", "reason"),
     [

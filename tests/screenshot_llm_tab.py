@@ -23,7 +23,7 @@ from locust_run import LOCUST, start_locust  # noqa: E402
 
 EMULATOR = ("--ttft-ms", "120", "--ttft-dist", "lognormal", "--ttft-spread-ms", "30", "--itl-ms", "9",
             "--itl-dist", "normal", "--itl-spread-ms", "2", "--itl-ms-per-stream", "0.3",
-            "--prefill-ms-per-mpixel", "60")
+            "--prefill-ms-per-mpixel", "60", "--reasoning-tokens", "4", "--mindie")
 CLASSES = ("TextChatUser", "Base64ImageChatUser", "ImageUrlChatUser")
 
 

@@ -22,7 +22,8 @@ from locust_run import run_locust  # noqa: E402
 
 EMULATOR = ("--ttft-ms", "120", "--ttft-dist", "lognormal", "--ttft-spread-ms", "30", "--itl-ms", "9",
             "--itl-dist", "normal", "--itl-spread-ms", "2", "--itl-ms-per-stream", "0.3",
-            "--prefill-ms-per-mpixel", "60", "--fault", "http500=0.01")
+            "--prefill-ms-per-mpixel", "60", "--fault", "http500=0.01", "--seed", "4",
+            "--reasoning-tokens", "4", "--mindie")
 CLASSES = ("TextChatUser", "Base64ImageChatUser", "ImageUrlChatUser")
 
 

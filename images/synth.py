@@ -130,16 +130,24 @@ class SynthSpec:
 
 
 def _gradient(width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """A linear two-colour gradient at a random angle, lit by a soft radial spot."""
+    """A linear two-colour gradient at a random angle, lit by a soft radial spot.
+
+    Built from a row and a column broadcast against each other, in float32: the full grids of
+    coordinates in float64 made a 1920x1080 image cost 0.23 s here (the encode 0.01 s).
+    """
     angle = rng.uniform(0, 2 * np.pi)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = x * np.cos(angle) + y * np.sin(angle)
-    t = (t - t.min()) / max(float(np.ptp(t)), 1.0)
-    start, end = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    x = np.arange(width, dtype=np.float32)[None, :]
+    y = np.arange(height, dtype=np.float32)[:, None]
+    t = x * np.float32(np.cos(angle)) + y * np.float32(np.sin(angle))
+    t -= t.min()
+    t /= max(float(t.max()), 1.0)
+    start, end = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
     image = start + t[..., None] * (end - start)
     cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-    spot = np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (0.1 * (width * width + height * height)))
-    return image + 60.0 * spot[..., None]
+    scale = np.float32(0.1 * (width * width + height * height))
+    spot = np.exp(-((x - np.float32(cx)) ** 2) / scale) * np.exp(-((y - np.float32(cy)) ** 2) / scale)
+    image += np.float32(60.0) * spot[..., None]
+    return image
 
 
 def _shape_points(width: int, height: int, rng: np.random.Generator) -> list[tuple[float, float]]:
@@ -180,8 +188,10 @@ def render(
     """An RGB image of the given size: gradient, shapes, then Gaussian noise."""
     base = np.clip(_gradient(width, height, rng), 0, 255).astype(np.uint8)
     shaped = np.asarray(_draw_shapes(Image.fromarray(base), rng), dtype=np.float32)
-    noise = rng.standard_normal((height, width, 3), dtype=np.float32) * noise_sigma
-    return Image.fromarray(np.clip(shaped + noise, 0, 255).astype(np.uint8))
+    pixels = rng.standard_normal((height, width, 3), dtype=np.float32)  # the noise, then the image
+    pixels *= np.float32(noise_sigma)
+    pixels += shaped
+    return Image.fromarray(np.clip(pixels, 0, 255, out=pixels).astype(np.uint8))
 
 
 def image_rng(seed: int, index: int) -> np.random.Generator:

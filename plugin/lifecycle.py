@@ -192,8 +192,8 @@ class Lifecycle:
         """The tokenizer, the request sampler and the image pools for ``settings``.
 
         The tokenizer, the prompt pool and the image pool are built on a thread of gevent's
-        pool: built on the event loop the first two held it for 1.7 s (measured), and 16 JPEGs
-        of 1920x1080 for 5.4 s, long enough for a worker to miss the master's heartbeats and
+        pool: built on the event loop the first two held it for 1.7 s (measured), and 24 JPEGs
+        of 1920x1080 for 5.5 s, long enough for a worker to miss the master's heartbeats and
         for the web UI to stop answering; on a thread the loop's longest gap was 0.18 s.
         """
         if self._warming is not None:

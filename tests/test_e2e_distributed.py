@@ -81,15 +81,15 @@ def test_workers_given_only_the_masters_address_run_the_masters_settings(tmp_pat
 
 
 def test_a_worker_building_a_large_image_pool_keeps_its_heartbeats(tmp_path):
-    # 16 JPEGs of 1920x1080 took 5.4 s to encode here: built on the worker's event loop, they held
-    # back its heartbeats past the master's patience (3 s); the master took the worker for lost
-    # and ended the run with no request (exit 3), as the landed code did before the pool went
-    # off the loop.
+    # 24 JPEGs of 1920x1080 take 5.5 s to render and encode here: built on the worker's event loop,
+    # they held back its heartbeats past the master's patience (3 s); the master took the worker
+    # for lost and ended the run with no request (exit 3), as the landed code did with 16 of them
+    # (5.4 s then) before the pool went off the loop.
     log = tmp_path / "emulator.jsonl"
     with start_emulator("--ttft-ms", "20", "--itl-ms", "5", "--log", str(log)) as emulator:
         master, pods = start_cluster(tmp_path, emulator.url, "-u", "2", "-r", "2", "-t", "8s",
                                      "--max-tokens", "20", "--image-size", "1920x1080",
-                                     "--image-pool-size", "16", "Base64ImageChatUser", workers=1)
+                                     "--image-pool-size", "24", "Base64ImageChatUser", workers=1)
         code = master.wait(timeout=120)
         pods[0].wait(timeout=30)
         time.sleep(0.3)
